@@ -1,0 +1,64 @@
+# gannotes: two commands matter, `make lab` and `make test`. Run `make help`.
+# GNU make. Everything installs into $(VENV); nothing is installed globally.
+
+VENV    ?= .venv
+PYTHON  ?= python3
+# The torch version CI tests. torch is installed only when the venv lacks it, so
+# `make TORCH_SPEC=torch lab` or a venv with torch already in it also work;
+# the package itself only requires torch>=2.2 (see pyproject.toml).
+TORCH_SPEC  ?= torch==2.13.0
+LAB_ARGS    ?=
+PYTEST_ARGS ?=
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Let Jupyter prefer the venv's kernels/config over ~/.local ones: the notebooks run on
+# kernel "python3", which then is the venv's own Python.
+export JUPYTER_PREFER_ENV_PATH := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test lint clean-notebooks check-notebooks data clean
+
+help:
+	@echo "gannotes: a tested GAN course"
+	@echo ""
+	@echo "  make lab     open the course in JupyterLab (creates $(VENV) on first use)"
+	@echo "  make test    run every test, including executing every notebook"
+	@echo ""
+	@echo "Also: make lint | clean-notebooks | check-notebooks | data | clean"
+	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) TORCH_SPEC=$(TORCH_SPEC) LAB_ARGS= PYTEST_ARGS="
+
+# Create the venv and install the package with its notebook and test extras.
+# Re-runs when pyproject.toml changes; delete $(STAMP) to force it.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e ".[lab,test]"
+	touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Strip outputs and run metadata before committing notebooks (json only: any Python 3 works).
+clean-notebooks:
+	$(PYTHON) scripts/strip_notebooks.py notebooks
+
+check-notebooks:
+	$(PYTHON) scripts/strip_notebooks.py --check notebooks
+
+# Rebuild data/fashion-mnist-subset/ from the full data set (needs numpy and
+# Debian's dataset-fashion-mnist, or: make data DATA_ARGS="--src DIR").
+DATA_ARGS ?=
+data:
+	$(PYTHON) scripts/make_data_subset.py $(DATA_ARGS)
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,7 @@
+"""``python -m gannotes``: see :mod:`gannotes.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,119 @@
+"""Atomic files and safe checkpoints.
+
+Every file gannotes writes goes to a temporary name in the same directory first and is then
+renamed over the target (``os.replace`` is atomic on POSIX and Windows), so a crash leaves either
+the old file or the new one, never half of one. Checkpoints are loaded with
+``torch.load(..., weights_only=True)``: tensors, numbers, strings and containers only, so a file
+that carries code is refused and its code never runs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_NAME",
+    "CheckpointError",
+    "GannotesError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "find_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "gannotes-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class GannotesError(Exception):
+    """An error whose message is meant for the learner: one line, what went wrong, what is valid."""
+
+
+class CheckpointError(GannotesError):
+    """A checkpoint is missing, corrupt, foreign, or carries code."""
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Save ``state`` (tensors, numbers, strings, containers) atomically, tagged as ours."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """``path`` itself if it is a file, ``path/checkpoint.pt`` if it is a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+        if not path.is_file():
+            raise CheckpointError(f"no {CHECKPOINT_NAME} in run directory {path.parent}")
+    elif not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path} (give a run directory or a .pt file)")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a gannotes checkpoint safely (``weights_only=True``) and check that it is one."""
+    path = find_checkpoint(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+            raise CheckpointError(
+                f"refused {path}: it holds Python objects or code that a safe load "
+                "(weights_only=True) does not run; only gannotes checkpoints are accepted"
+            ) from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({first})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint ({reason[:120]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is not a gannotes checkpoint (it was not written by `gannotes train`)"
+        )
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint version {state.get('version')!r}; this gannotes reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    return state
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=1) + "\n")

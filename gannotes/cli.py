@@ -1,0 +1,178 @@
+"""Command line for instructors and scripts: ``python -m gannotes train|sample ...``.
+
+    python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 3
+    python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 6 --resume
+    python -m gannotes sample runs/dcgan --n 5000 --out samples.npy --seed 0
+
+Bad input ends with one line on stderr that says what was wrong and what is valid, and a
+non-zero exit status; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data import DATASETS
+    from .models import MODELS
+
+    parser = _Parser(prog="gannotes", description="Train GANs and sample from them.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model; writes checkpoint, samples and history")
+    train.add_argument("model", choices=MODELS, help="mlp or dcgan")
+    train.add_argument("--dataset", required=True, choices=DATASETS)
+    train.add_argument("--out", required=True, type=Path, help="run directory")
+    budget = train.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=_positive_int, help="total generator steps")
+    budget.add_argument("--minutes", type=_positive_float, help="total wall-clock minutes")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sample = sub.add_parser("sample", help="draw samples from a trained generator into a .npy")
+    sample.add_argument("run", type=Path, help="run directory or checkpoint file")
+    sample.add_argument("--n", required=True, type=_positive_int, help="number of samples")
+    sample.add_argument("--out", required=True, type=Path, help="output .npy file")
+    sample.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _train(args) -> int:
+    from .checkpoint import CHECKPOINT_NAME, GannotesError, write_json
+    from .training import Trainer, default_config
+    from .viz import save_image_grid
+
+    ckpt = args.out / CHECKPOINT_NAME
+    if args.resume:
+        if not ckpt.exists():
+            raise GannotesError(f"--resume: no {CHECKPOINT_NAME} in {args.out}; train without it")
+        trainer = Trainer.resume(args.out, device=args.device)
+        cfg = trainer.config
+        if (cfg.model, cfg.dataset) != (args.model, args.dataset):
+            raise GannotesError(
+                f"{args.out} holds a {cfg.model} run on {cfg.dataset}, not {args.model} on "
+                f"{args.dataset}"
+            )
+        if args.seed is not None and args.seed != cfg.seed:
+            raise GannotesError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
+    else:
+        if ckpt.exists():
+            raise GannotesError(
+                f"{args.out} already holds a run; add --resume to continue it, or pick another --out"
+            )
+        seed = 0 if args.seed is None else args.seed
+        trainer = Trainer(
+            default_config(args.model, args.dataset, seed=seed), args.out, device=args.device
+        )
+    print(
+        f"data: {trainer.data_source}; device: {trainer.device}; from step {trainer.step}",
+        file=sys.stderr,
+    )
+    trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
+    trainer.save()
+    write_json(args.out / "history.json", trainer.history)
+    samples = trainer.sample(64, seed=0)
+    if samples.ndim == 4:
+        save_image_grid(samples, args.out / "samples.png", nrow=8)
+    else:
+        _save_points_png(trainer, samples, args.out / "samples.png")
+    rate = trainer.history["images_per_s"][-5:]
+    speed = f", {sum(rate) / len(rate):.0f} images/s" if rate else ""
+    print(
+        f"trained to step {trainer.step} in {trainer.elapsed / 60:.2f} min{speed}; "
+        f"wrote {ckpt}, samples.png, history.json"
+    )
+    return 0
+
+
+def _save_points_png(trainer, samples, path: Path) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import torch
+
+    from .checkpoint import atomic_write_bytes
+    from .data import toy_data
+    from .viz import plot_points
+
+    gen = torch.Generator().manual_seed(0)
+    points = trainer.sample(2500, seed=0)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    plot_points(real=toy_data(trainer.config.dataset, 2500, generator=gen), fake=points, ax=ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _sample(args) -> int:
+    import io
+
+    import numpy as np
+
+    from .checkpoint import GannotesError, atomic_write_bytes
+    from .training import generate, load_generator
+
+    if args.out.suffix != ".npy":
+        raise GannotesError(f"--out must end in .npy, got {args.out}")
+    G, _ = load_generator(args.run)
+    x = generate(G, args.n, seed=args.seed).numpy().astype(np.float32)
+    buf = io.BytesIO()
+    np.save(buf, x)
+    atomic_write_bytes(args.out, buf.getvalue())
+    print(f"wrote {args.n} samples {list(x.shape)} to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m gannotes`` and the ``gannotes`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .checkpoint import GannotesError
+
+    try:
+        return {"train": _train, "sample": _sample}[args.command](args)
+    except (GannotesError, ValueError, FileNotFoundError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"gannotes {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"gannotes {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,510 @@
+"""Training a GAN: one adversarial step, and a loop around it that a learner can trust.
+
+The step (Algorithm 1 of Goodfellow et al. 2014) is a short function of its own,
+:func:`adversarial_step`: k discriminator updates on fresh real and generated batches, then one
+generator update through a frozen discriminator. The :class:`Trainer` adds what a real run needs:
+seeding, device choice (CUDA, then Apple's MPS, then CPU), a progress bar, a history of losses,
+D(x), D(G(z)) and images/s, snapshots of a fixed noise batch for animations, a budget in steps or
+minutes, atomic checkpoints that resume exactly, and a clean stop when a loss becomes NaN or inf.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import CHECKPOINT_NAME, GannotesError, load_checkpoint, save_checkpoint
+from .data import DATASETS, TOY_DATASETS, load_fashion_mnist, toy_data
+from .losses import G_LOSSES, d_logistic_loss, g_loss
+from .models import MODELS, DCGANConfig, MLPConfig, build_models, config_for
+
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "TrainingDiverged",
+    "adversarial_step",
+    "default_config",
+    "generate",
+    "load_generator",
+    "select_device",
+]
+
+HISTORY_KEYS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "seconds")
+
+
+class TrainingDiverged(GannotesError):
+    """A loss became NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in every checkpoint)."""
+
+    model: str = "dcgan"  # "mlp" or "dcgan"
+    dataset: str = "fashion-mnist"  # "fashion-mnist", "ring" or "grid"
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam, as in DCGAN
+    d_steps: int = 1  # k: discriminator updates per generator update
+    g_loss: str = "nonsaturating"  # or "minimax"
+    seed: int = 0
+    data_limit: int | None = None  # use only the first N training images
+    log_every: int = 10  # history resolution, in steps
+    snapshot_every: int = 50  # steps between snapshots of the fixed noise batch
+    max_snapshots: int = 120  # past this, every other snapshot is dropped
+    checkpoint_every: int = 500  # steps between checkpoints (when the run has a directory)
+    n_fixed: int = 64  # size of the fixed noise batch
+    model_config: dict = field(default_factory=dict)  # overrides of the model's config
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; valid models are {', '.join(MODELS)}")
+        if self.dataset not in DATASETS:
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}; valid datasets are {', '.join(DATASETS)}"
+            )
+        if self.g_loss not in G_LOSSES:
+            raise ValueError(f"unknown g_loss {self.g_loss!r}; valid: {', '.join(G_LOSSES)}")
+        for name in ("batch_size", "d_steps", "log_every", "snapshot_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if not (self.lr_g > 0 and self.lr_d > 0):
+            raise ValueError(f"learning rates must be positive, got {self.lr_g}, {self.lr_d}")
+        self.betas = tuple(self.betas)
+        self.model_cfg()  # validates model_config and the model/dataset pair
+
+    def model_cfg(self) -> MLPConfig | DCGANConfig:
+        return config_for(self.model, self.dataset, **self.model_config)
+
+
+def default_config(
+    model: str = "dcgan", dataset: str = "fashion-mnist", **overrides
+) -> TrainConfig:
+    """The course's recipe for ``model`` on ``dataset``, with ``overrides`` applied.
+
+    The DCGAN recipe is tuned for quality per CPU-minute (benchmarks/dcgan_time_to_quality.py);
+    the toy recipe is a small MLP with Adam at 1e-3 on large batches of fresh points.
+    """
+    if dataset in TOY_DATASETS:
+        base: dict[str, Any] = dict(batch_size=256, lr_g=1e-3, lr_d=1e-3, snapshot_every=25)
+    elif model == "mlp":
+        base = dict(batch_size=64, lr_g=2e-4, lr_d=2e-4)
+    else:
+        base = dict(batch_size=64, lr_g=2e-4, lr_d=2e-4)
+    return TrainConfig(model=model, dataset=dataset, **{**base, **overrides})
+
+
+def select_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is used as given."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def adversarial_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real_batches: Sequence[torch.Tensor],
+    noise: Callable[[int], torch.Tensor],
+    g_loss_name: str = "nonsaturating",
+) -> dict[str, float]:
+    """One step of Algorithm 1: k = len(real_batches) updates of D, then one update of G.
+
+    Each D update sees a fresh real batch and fresh samples G(z) that are *detached*, so no
+    gradient reaches G. The G update runs through D with D's parameters frozen
+    (``requires_grad_(False)``): the generator's loss must move G only, never D.
+
+    Returns the last D update's loss and mean D(x), D(G(z)) (as probabilities), and G's loss.
+    """
+    if len(real_batches) < 1:
+        raise ValueError("adversarial_step needs at least one real batch (k >= 1)")
+    for real in real_batches:
+        z = noise(real.shape[0])
+        fake = G(z).detach()
+        real_logits, fake_logits = D(real), D(fake)
+        loss_d = d_logistic_loss(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+    D.requires_grad_(False)
+    z = noise(real_batches[-1].shape[0])
+    fake_logits_g = D(G(z))
+    loss_g = g_loss(g_loss_name, fake_logits_g)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+
+    return {
+        "loss_d": loss_d.item(),
+        "loss_g": loss_g.item(),
+        "d_real": torch.sigmoid(real_logits.detach()).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits.detach()).mean().item(),
+    }
+
+
+@torch.no_grad()
+def generate(
+    G: nn.Module, n: int, *, seed: int = 0, device: str | torch.device = "cpu", batch: int = 1000
+) -> torch.Tensor:
+    """``n`` samples from ``G`` in eval mode, noise from a generator seeded with ``seed``.
+
+    The noise is drawn on the CPU so that the same seed gives the same samples on any device.
+    Returns a CPU float32 tensor ``[n, *sample_shape]``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive number of samples, got {n}")
+    z_dim = G.cfg.z_dim
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, z_dim, generator=gen)
+    was_training = G.training
+    G.eval()
+    try:
+        out = [G(chunk.to(device)).float().cpu() for chunk in z.split(batch)]
+    finally:
+        G.train(was_training)
+    return torch.cat(out)
+
+
+class _StopFlag:
+    """Turns the first Ctrl-C (or Jupyter's interrupt) into 'stop after this step, and save'."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                self.requested = True
+                signal.signal(signal.SIGINT, self._old)  # a second Ctrl-C interrupts at once
+
+            signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+class Trainer:
+    """A GAN training run: models, optimizers, data, RNG state, history, snapshots.
+
+    >>> trainer = Trainer(default_config("mlp", "ring"), out_dir=None)
+    >>> history = trainer.run(steps=200, progress=False)
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out_dir: str | Path | None = None,
+        *,
+        device: str | torch.device = "auto",
+        data: torch.Tensor | None = None,
+    ):
+        self.config = config
+        self.device = select_device(device)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.model_cfg = config.model_cfg()
+
+        torch.manual_seed(config.seed)
+        self.G, self.D = build_models(self.model_cfg)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
+
+        # Separate generators: noise, data order, fixed batch. Their states go in checkpoints.
+        self.noise_gen = torch.Generator().manual_seed(config.seed + 1)
+        self.data_gen = torch.Generator().manual_seed(config.seed + 2)
+        fixed_gen = torch.Generator().manual_seed(config.seed + 3)
+        self.fixed_z = torch.randn(config.n_fixed, self.model_cfg.z_dim, generator=fixed_gen)
+
+        self.data_source = ""
+        self.data: torch.Tensor | None = None
+        if config.dataset == "fashion-mnist":
+            if data is None:
+                fm = load_fashion_mnist("train", limit=config.data_limit)
+                data, self.data_source = fm.images, fm.source
+            else:
+                self.data_source = "tensor given to Trainer"
+            if tuple(data.shape[1:]) != (1, 28, 28):
+                raise ValueError(f"image data must be [N, 1, 28, 28], got {tuple(data.shape)}")
+            if data.shape[0] < config.batch_size:
+                raise ValueError(
+                    f"{data.shape[0]} images are fewer than one batch of {config.batch_size}"
+                )
+            self.data = data.to(self.device)
+        else:
+            self.data_source = f"{config.dataset} toy distribution"
+        self._perm = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+        self.snapshots: list[torch.Tensor] = []
+        self.snapshot_steps: list[int] = []
+        self.snapshot_every = config.snapshot_every
+
+    # ------------------------------------------------------------------ data and noise
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.model_cfg.z_dim, generator=self.noise_gen).to(self.device)
+
+    def real_batch(self) -> torch.Tensor:
+        """The next real batch: shuffled epochs over the images, or fresh toy points."""
+        b = self.config.batch_size
+        if self.data is None:
+            return toy_data(self.config.dataset, b, generator=self.data_gen).to(self.device)
+        if self._pos + b > len(self._perm):
+            self._perm = torch.randperm(self.data.shape[0], generator=self.data_gen)
+            self._pos = 0
+        idx = self._perm[self._pos : self._pos + b]
+        self._pos += b
+        return self.data[idx.to(self.device)]
+
+    # ------------------------------------------------------------------ training
+    def train_step(self) -> dict[str, float]:
+        """One adversarial step (k D-updates, one G-update); raises on a non-finite loss."""
+        reals = [self.real_batch() for _ in range(self.config.d_steps)]
+        stats = adversarial_step(
+            self.G, self.D, self.opt_g, self.opt_d, reals, self.noise, self.config.g_loss
+        )
+        if not (math.isfinite(stats["loss_d"]) and math.isfinite(stats["loss_g"])):
+            kept = self.checkpoint_path
+            where = (
+                f"the last good checkpoint is kept at {kept}"
+                if kept and kept.exists()
+                else ("no checkpoint was written yet")
+            )
+            raise TrainingDiverged(
+                f"training diverged at step {self.step + 1}: loss_d={stats['loss_d']}, "
+                f"loss_g={stats['loss_g']}; {where}. Try lower learning rates."
+            )
+        self.step += 1
+        return stats
+
+    def run(
+        self,
+        steps: int | None = None,
+        minutes: float | None = None,
+        *,
+        progress: bool = True,
+        callback: Callable[[Trainer, dict], None] | None = None,
+    ) -> dict[str, list]:
+        """Train until ``steps`` total steps or ``minutes`` total minutes (counting earlier runs).
+
+        Returns the history. With an ``out_dir`` a checkpoint is written every
+        ``checkpoint_every`` steps and at the end; an interrupt (Ctrl-C, Jupyter's stop button)
+        finishes the current step, saves and returns.
+        """
+        if steps is None and minutes is None:
+            raise ValueError("give a budget: steps (total steps) or minutes (total minutes)")
+        if steps is not None and steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps}")
+        if minutes is not None and not minutes > 0:
+            raise ValueError(f"minutes must be positive, got {minutes}")
+        from tqdm.auto import tqdm
+
+        budget_s = None if minutes is None else 60.0 * minutes
+        cfg = self.config
+        bar = tqdm(
+            total=steps if steps is not None else None,
+            initial=self.step if steps is not None else 0,
+            disable=not progress,
+            desc=f"{cfg.model} on {cfg.dataset}",
+            unit="step",
+        )
+        acc = {k: 0.0 for k in ("loss_d", "loss_g", "d_real", "d_fake")}
+        n_acc, t_log = 0, time.perf_counter()
+        if self.step == 0 and not self.snapshots:
+            self._snapshot()
+        try:
+            with _StopFlag() as stop:
+                while True:
+                    if steps is not None and self.step >= steps:
+                        break
+                    if budget_s is not None and self.elapsed >= budget_s:
+                        break
+                    if stop.requested:
+                        break
+                    t0 = time.perf_counter()
+                    stats = self.train_step()
+                    self.elapsed += time.perf_counter() - t0
+                    for k in acc:
+                        acc[k] += stats[k]
+                    n_acc += 1
+                    if self.step % cfg.log_every == 0:
+                        now = time.perf_counter()
+                        seen = n_acc * cfg.batch_size * cfg.d_steps
+                        row = {k: v / n_acc for k, v in acc.items()}
+                        row.update(
+                            step=self.step,
+                            images_per_s=seen / max(now - t_log, 1e-9),
+                            seconds=self.elapsed,
+                        )
+                        for k in HISTORY_KEYS:
+                            self.history[k].append(row[k])
+                        acc = dict.fromkeys(acc, 0.0)
+                        n_acc, t_log = 0, now
+                        bar.set_postfix(
+                            loss_d=f"{row['loss_d']:.3f}",
+                            loss_g=f"{row['loss_g']:.3f}",
+                            D_x=f"{row['d_real']:.2f}",
+                            D_Gz=f"{row['d_fake']:.2f}",
+                        )
+                        if callback is not None:
+                            callback(self, row)
+                    if self.step % self.snapshot_every == 0:
+                        self._snapshot()
+                    if self.out_dir is not None and self.step % cfg.checkpoint_every == 0:
+                        self.save()
+                    bar.update(1)
+        finally:
+            bar.close()
+        if self.out_dir is not None:
+            self.save()
+        return self.history
+
+    @torch.no_grad()
+    def _snapshot(self) -> None:
+        """G(fixed_z) now, kept for animations: uint8 images or float points, on the CPU."""
+        if self.snapshot_steps and self.snapshot_steps[-1] == self.step:
+            return
+        was_training = self.G.training
+        self.G.eval()
+        out = self.G(self.fixed_z.to(self.device)).float().cpu()
+        self.G.train(was_training)
+        if out.ndim == 4:
+            out = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        self.snapshots.append(out)
+        self.snapshot_steps.append(self.step)
+        if len(self.snapshots) > self.config.max_snapshots:
+            self.snapshots = self.snapshots[::2]
+            self.snapshot_steps = self.snapshot_steps[::2]
+            self.snapshot_every *= 2
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` samples from the current generator, reproducible with ``seed``."""
+        return generate(self.G, n, seed=seed, device=self.device)
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly; loadable with ``weights_only=True``."""
+        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        return {
+            "config": asdict(self.config),
+            "model_config": asdict(self.model_cfg),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": cuda_rng,
+                "noise": self.noise_gen.get_state(),
+                "data": self.data_gen.get_state(),
+            },
+            "data": {
+                "source": self.data_source,
+                "n": 0 if self.data is None else int(self.data.shape[0]),
+                "perm": self._perm,
+                "pos": self._pos,
+            },
+            "fixed_z": self.fixed_z,
+            "history": self.history,
+            "snapshots": self.snapshots,
+            "snapshot_steps": self.snapshot_steps,
+            "snapshot_every": self.snapshot_every,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        n = 0 if self.data is None else int(self.data.shape[0])
+        if state["data"]["n"] != n:
+            raise GannotesError(
+                f"the run was trained on {state['data']['n']} images ({state['data']['source']}) "
+                f"but {n} were found now ({self.data_source}); resume where the same data exists"
+            )
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        self.elapsed = float(state["elapsed"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.noise_gen.set_state(state["rng"]["noise"])
+        self.data_gen.set_state(state["rng"]["data"])
+        self._perm = state["data"]["perm"]
+        self._pos = int(state["data"]["pos"])
+        self.fixed_z = state["fixed_z"]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.snapshots = list(state["snapshots"])
+        self.snapshot_steps = list(state["snapshot_steps"])
+        self.snapshot_every = int(state["snapshot_every"])
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write a checkpoint atomically (default: ``out_dir/checkpoint.pt``)."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None:
+            raise GannotesError("this run has no out_dir; give save() a path")
+        return save_checkpoint(path, self.state_dict())
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | Path,
+        *,
+        device: str | torch.device = "auto",
+        data: torch.Tensor | None = None,
+    ) -> Trainer:
+        """Rebuild a run from its checkpoint (a run directory or a .pt file)."""
+        state = load_checkpoint(path)
+        config = _config_from_dict(state["config"])
+        run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+        trainer = cls(config, out_dir=run_dir, device=device, data=data)
+        trainer.load_state_dict(state)
+        return trainer
+
+
+def _config_from_dict(d: dict) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in d.items() if k in known})
+
+
+def load_generator(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """The generator of a checkpoint (run directory or .pt file) and the run's config."""
+    state = load_checkpoint(path)
+    config = _config_from_dict(state["config"])
+    G, _ = build_models(config.model_cfg())
+    G.load_state_dict(state["G"])
+    return G.to(device).eval(), config
