@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -90,15 +91,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Load a gannotes checkpoint safely (``weights_only=True``) and check that it is one."""
     path = find_checkpoint(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+        if "global" in str(exc).lower():  # "Unsupported global: GLOBAL module.name"
             raise CheckpointError(
                 f"refused {path}: it holds Python objects or code that a safe load "
                 "(weights_only=True) does not run; only gannotes checkpoints are accepted"
             ) from None
-        raise CheckpointError(f"{path} is not a readable checkpoint ({first})") from None
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint (not a torch file)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is corrupt or not a checkpoint ({reason[:120]})") from None

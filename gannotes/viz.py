@@ -1,0 +1,773 @@
+"""Plotting, image grids, animations and widgets for looking at what a GAN is doing.
+
+Everything here is presentation: the functions take tensors or arrays produced elsewhere
+(images in [-1, 1], 2-D toy points, training histories) and turn them into pictures. They are
+small and pure where possible so the notebooks stay short and the tests can check exact pixels.
+
+Image conventions used throughout:
+
+* batches are ``[N, C, H, W]`` (C = 1 or 3) or ``[N, H, W]`` (grayscale);
+* float images live in [-1, 1] (the range of a ``tanh`` generator) and are clipped;
+* ``uint8`` images are taken as already being in [0, 255].
+
+Nothing here imports torchvision, and nothing needs ffmpeg: animations are embedded as
+JavaScript HTML (``to_jshtml``) or written as GIFs with pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib import animation
+from matplotlib.colors import LogNorm
+
+__all__ = [
+    "animate",
+    "decision_surface",
+    "interpolate",
+    "interpolation_widget",
+    "make_grid",
+    "plot_decision_surface",
+    "plot_density",
+    "plot_history",
+    "plot_points",
+    "save_image_grid",
+    "show_images",
+    "to_uint8",
+]
+
+ANIMATION_FORMATS = ("jshtml", "gif")
+ANIMATION_KINDS = ("images", "points")
+INTERPOLATION_METHODS = ("lerp", "slerp")
+REAL_COLOR = "tab:blue"
+FAKE_COLOR = "tab:orange"
+
+
+# --------------------------------------------------------------------------------------------
+# Array helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """Return ``x`` as a numpy array; tensors are detached and moved to the CPU first."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.dtype == torch.uint8:
+            return x.numpy()
+        return x.float().numpy()
+    return np.asarray(x)
+
+
+def _to_unit_nhwc(images: Any) -> np.ndarray:
+    """Convert a batch to float64 ``[N, H, W, C]`` in [0, 1].
+
+    Float input is read as [-1, 1] and clipped; ``uint8`` input is read as [0, 255]. This is the
+    single place where the image conventions of the module are enforced.
+    """
+    arr = _to_numpy(images)
+    if arr.ndim == 3:  # [N, H, W] -> [N, 1, H, W]
+        arr = arr[:, None]
+    if arr.ndim != 4:
+        raise ValueError(
+            f"images must have shape [N, C, H, W] or [N, H, W]; got shape {tuple(arr.shape)}"
+        )
+    if arr.shape[1] not in (1, 3):
+        raise ValueError(
+            f"images must have 1 or 3 channels in dim 1 ([N, C, H, W]); got {arr.shape[1]} "
+            f"(shape {tuple(arr.shape)})"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError("images is an empty batch (N = 0); pass at least one image")
+    if arr.dtype == np.uint8:
+        unit = arr.astype(np.float64) / 255.0
+    elif np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
+        unit = arr.astype(np.float64)
+        if not np.all(np.isfinite(unit)):
+            raise ValueError("images contain NaN or inf; expected finite floats in [-1, 1]")
+        unit = np.clip((unit + 1.0) / 2.0, 0.0, 1.0)
+    else:
+        raise ValueError(f"images must be numeric (float in [-1, 1] or uint8); got {arr.dtype}")
+    return unit.transpose(0, 2, 3, 1)  # [N, H, W, C]
+
+
+def _unit_to_uint8(unit: np.ndarray) -> np.ndarray:
+    """Map floats in [0, 1] to uint8 with round-half-up (as torchvision does: x*255 + 0.5)."""
+    return np.floor(np.clip(unit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _as_points(points: Any, name: str) -> np.ndarray:
+    """Return a 2-D point set as a float ``[N, 2]`` array, or raise a clear ValueError."""
+    arr = _to_numpy(points).astype(np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{name} must have shape [N, 2]; got shape {tuple(arr.shape)}")
+    return arr
+
+
+def _as_limits(lim: Any) -> tuple[float, float]:
+    """Accept ``a`` (meaning ``(-a, a)``) or ``(lo, hi)`` and return ``(lo, hi)`` with lo < hi."""
+    if np.isscalar(lim):
+        lo, hi = -float(lim), float(lim)
+    else:
+        try:
+            lo, hi = (float(v) for v in lim)
+        except (TypeError, ValueError):
+            raise ValueError(f"lim must be a number a or a pair (lo, hi); got {lim!r}") from None
+    if not lo < hi:
+        raise ValueError(f"lim must satisfy lo < hi (a > 0 for a single number); got {lim!r}")
+    return lo, hi
+
+
+def _grid_layout(n: int, nrow: int) -> tuple[int, int]:
+    """Return (rows, cols) of a grid holding ``n`` tiles, ``nrow`` tiles per row (torchvision)."""
+    cols = min(nrow, n)
+    return math.ceil(n / cols), cols
+
+
+def _atomic_target(path: Any, suffix: str) -> Path:
+    """Validate an output path's suffix and create its parent directory."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise ValueError(f"path must end with {suffix!r}; got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None], tmp_suffix: str) -> Path:
+    """Call ``write(tmp)`` on a temp file next to ``path``, then ``os.replace`` it into place.
+
+    Readers (and a half-finished run that crashed) never see a truncated file: the old file is
+    replaced only after the new one has been written completely, and the temp file is removed
+    on failure.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=tmp_suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Image grids
+# --------------------------------------------------------------------------------------------
+
+
+def to_uint8(images: Any) -> np.ndarray:
+    """Convert a batch in [-1, 1] to displayable ``uint8`` ``[N, H, W, C]``.
+
+    Values are clipped to [-1, 1] and mapped by ``round((x + 1) / 2 * 255)`` (halves round up),
+    so -1 -> 0, 0 -> 128, 1 -> 255. Input ``[N, C, H, W]`` (C = 1 or 3) or ``[N, H, W]``;
+    ``[N, H, W]`` gives C = 1. ``uint8`` input is taken as already in [0, 255].
+    """
+    out = _unit_to_uint8(_to_unit_nhwc(images))
+    assert out.ndim == 4 and out.shape[-1] in (1, 3)  # [N, H, W, C]
+    return out
+
+
+def make_grid(images: Any, nrow: int = 8, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile a batch into one image, ``nrow`` images per row, like torchvision's ``make_grid``.
+
+    Images in [-1, 1] become floats in [0, 1]. Every tile is surrounded by ``padding`` pixels of
+    ``pad_value`` (in the output's [0, 1] range, so 1.0 is a white border); unused slots in the
+    last row are filled with ``pad_value`` too. Returns ``[H', W', 3]`` for colour and ``[H', W']``
+    for grayscale, where ``H' = rows * (H + padding) + padding`` and likewise for ``W'``.
+    """
+    if int(nrow) != nrow or nrow < 1:
+        raise ValueError(f"nrow must be a positive integer; got {nrow!r}")
+    if int(padding) != padding or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer; got {padding!r}")
+    if not 0.0 <= float(pad_value) <= 1.0:
+        raise ValueError(f"pad_value must be in [0, 1] (the output range); got {pad_value!r}")
+    unit = _to_unit_nhwc(images)  # [N, H, W, C]
+    n, h, w, c = unit.shape
+    rows, cols = _grid_layout(n, int(nrow))
+    p = int(padding)
+    grid = np.full((rows * (h + p) + p, cols * (w + p) + p, c), float(pad_value))
+    for k in range(n):
+        r, q = divmod(k, cols)
+        top, left = r * (h + p) + p, q * (w + p) + p
+        grid[top : top + h, left : left + w] = unit[k]
+    return grid[..., 0] if c == 1 else grid  # [H', W'] or [H', W', 3]
+
+
+def show_images(
+    images: Any,
+    nrow: int = 8,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    labels: Sequence[Any] | None = None,
+) -> plt.Axes:
+    """Show a batch as one grid on ``ax`` (a new figure if None) and return the Axes.
+
+    Grayscale uses the gray colormap with vmin 0 and vmax 1, so colours are comparable between
+    calls (no per-batch contrast stretching that would hide a washed-out generator). ``labels``
+    (one per image, e.g. class names) are written in the top-left corner of each tile.
+    """
+    grid = make_grid(images, nrow=nrow)
+    n = _to_numpy(images).shape[0]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"labels must have one entry per image ({n}); got {len(labels)}")
+    if ax is None:
+        height, width = grid.shape[:2]
+        scale = 6.0 / max(height, width)
+        _, ax = plt.subplots(figsize=(max(width * scale, 1.5), max(height * scale, 1.5)))
+    if grid.ndim == 2:
+        ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(grid, vmin=0.0, vmax=1.0, interpolation="nearest")
+    if labels is not None:
+        shape = _to_numpy(images).shape
+        h, w = shape[-2], shape[-1]
+        _, cols = _grid_layout(n, nrow)
+        for k, label in enumerate(labels):
+            r, q = divmod(k, cols)
+            ax.text(
+                q * (w + 2) + 3,
+                r * (h + 2) + 3,
+                str(label),
+                color="yellow",
+                fontsize=7,
+                va="top",
+                ha="left",
+                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0},
+            )
+    if title is not None:
+        ax.set_title(title)
+    ax.set_axis_off()
+    return ax
+
+
+def save_image_grid(images: Any, path: str | os.PathLike, nrow: int = 8) -> Path:
+    """Write the grid of ``images`` to ``path`` as a PNG and return the path.
+
+    The file is written to a temp file in the same directory and moved into place with
+    ``os.replace``, so an interrupted run never leaves a truncated PNG (or destroys an old one).
+    """
+    from PIL import Image
+
+    target = _atomic_target(path, ".png")
+    pixels = _unit_to_uint8(make_grid(images, nrow=nrow))  # [H', W'] or [H', W', 3]
+    picture = Image.fromarray(pixels)
+    return _write_atomically(target, lambda tmp: picture.save(tmp, format="PNG"), ".tmp.png")
+
+
+# --------------------------------------------------------------------------------------------
+# Training curves
+# --------------------------------------------------------------------------------------------
+
+
+def _moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """Trailing moving average that keeps the length: point i averages the last ``window`` values.
+
+    The first points average what exists so far, so the curve starts at the first value
+    instead of being shifted or shortened.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if window <= 1 or x.size == 0:
+        return x
+    csum = np.cumsum(np.insert(x, 0, 0.0))
+    idx = np.arange(1, x.size + 1)
+    start = np.maximum(idx - window, 0)
+    return (csum[idx] - csum[start]) / (idx - start)
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    ax: Sequence[plt.Axes] | None = None,
+    keys: Sequence[str] | None = None,
+    smooth: int = 1,
+) -> plt.Figure:
+    """Plot a training history: losses vs step, and mean D(x), D(G(z)) vs step.
+
+    ``history`` maps names to equal-length lists and needs "step", "loss_d" and "loss_g";
+    "d_real" and "d_fake" (mean discriminator probabilities on real and generated batches) are
+    drawn in the second panel with a dashed line at 0.5, the output of the optimal
+    discriminator once p_g = p_data. "images_per_s", if present, is summarised in the title.
+    ``keys`` picks the loss curves (default "loss_d", "loss_g"); ``smooth`` is a trailing
+    moving-average window (1 = raw). ``ax`` may be a pair of Axes to draw into.
+    """
+    required = ("step", "loss_d", "loss_g")
+    missing = [k for k in required if k not in history]
+    if missing:
+        raise ValueError(
+            f"history is missing {missing}; it needs {list(required)} "
+            "(optionally 'd_real', 'd_fake', 'images_per_s')"
+        )
+    lengths = {k: len(v) for k, v in history.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"history lists must all have the same length; got {lengths}")
+    if int(smooth) != smooth or smooth < 1:
+        raise ValueError(
+            f"smooth must be a positive integer window (1 = no smoothing); got {smooth!r}"
+        )
+    keys = ("loss_d", "loss_g") if keys is None else tuple(keys)
+    unknown = [k for k in keys if k not in history]
+    if unknown:
+        raise ValueError(f"keys {unknown} are not in history; available: {sorted(history)}")
+
+    if ax is None:
+        fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(10, 3.5))
+    else:
+        if len(ax) != 2:
+            raise ValueError(f"ax must be a pair of Axes (losses, probabilities); got {len(ax)}")
+        ax_loss, ax_prob = ax
+        fig = ax_loss.figure
+
+    steps = np.asarray(history["step"], dtype=np.float64)
+    for key in keys:
+        ax_loss.plot(steps, _moving_average(history[key], int(smooth)), label=key)
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend(loc="best")
+    title = "losses" if smooth == 1 else f"losses (moving average of {int(smooth)})"
+    if "images_per_s" in history and len(history["images_per_s"]) > 0:
+        title += f" - {np.median(history['images_per_s']):.0f} images/s"
+    ax_loss.set_title(title)
+
+    labels = {"d_real": "D(x) (real)", "d_fake": "D(G(z)) (generated)"}
+    for key, label in labels.items():
+        if key in history:
+            ax_prob.plot(steps, _moving_average(history[key], int(smooth)), label=label)
+    ax_prob.axhline(0.5, color="gray", linestyle="--", linewidth=1, label="equilibrium 0.5")
+    ax_prob.set_ylim(-0.02, 1.02)
+    ax_prob.set_xlabel("step")
+    ax_prob.set_ylabel("mean discriminator output")
+    ax_prob.set_title("discriminator on real vs generated")
+    ax_prob.legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Animations
+# --------------------------------------------------------------------------------------------
+
+
+def _split_frames(frames: Any, kind: str) -> list[Any]:
+    """Turn a stacked tensor/array of frames into a list of per-frame batches."""
+    if isinstance(frames, (torch.Tensor, np.ndarray)):
+        arr = _to_numpy(frames)
+        ok = arr.ndim in (4, 5) if kind == "images" else arr.ndim == 3
+        if not ok:
+            want = "[T, N, C, H, W] or [T, N, H, W]" if kind == "images" else "[T, N, 2]"
+            raise ValueError(f"frames must have shape {want}; got shape {tuple(arr.shape)}")
+        return list(arr)
+    return list(frames)
+
+
+def _image_animation(
+    batches: list[Any], steps: Sequence[Any], nrow: int, interval: int
+) -> tuple[plt.Figure, animation.FuncAnimation]:
+    """Build a FuncAnimation showing one image grid per frame, titled with its step."""
+    grids = [make_grid(b, nrow=nrow) for b in batches]
+    shapes = {g.shape for g in grids}
+    if len(shapes) != 1:
+        raise ValueError(f"all frames must give grids of the same shape; got {sorted(shapes)}")
+    height, width = grids[0].shape[:2]
+    scale = 4.0 / max(height, width)
+    fig, ax = plt.subplots(figsize=(max(width * scale, 1.5), max(height * scale, 1.5) + 0.4))
+    kwargs = {"cmap": "gray"} if grids[0].ndim == 2 else {}
+    image = ax.imshow(grids[0], vmin=0.0, vmax=1.0, interpolation="nearest", **kwargs)
+    ax.set_axis_off()
+    title = ax.set_title(f"step {steps[0]}")
+
+    def update(i: int) -> list[Any]:
+        image.set_data(grids[i])
+        title.set_text(f"step {steps[i]}")
+        return [image, title]
+
+    anim = animation.FuncAnimation(
+        fig, update, frames=len(grids), interval=interval, blit=False, repeat=True
+    )
+    return fig, anim
+
+
+def _points_animation(
+    sets: list[Any], steps: Sequence[Any], interval: int, lim: Any, real: Any
+) -> tuple[plt.Figure, animation.FuncAnimation]:
+    """Build a FuncAnimation of 2-D point sets (e.g. generated samples), real data behind."""
+    points = [_as_points(s, f"frames[{i}]") for i, s in enumerate(sets)]
+    if lim is None:
+        allp = np.concatenate(points + ([_as_points(real, "real")] if real is not None else []))
+        lim = float(np.abs(allp).max()) * 1.1 or 1.0
+    lo, hi = _as_limits(lim)
+    fig, ax = plt.subplots(figsize=(4, 4.3))
+    if real is not None:
+        r = _as_points(real, "real")
+        ax.scatter(r[:, 0], r[:, 1], s=4, c=REAL_COLOR, alpha=0.3, label="real")
+    scatter = ax.scatter(points[0][:, 0], points[0][:, 1], s=4, c=FAKE_COLOR, label="generated")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
+    title = ax.set_title(f"step {steps[0]}")
+
+    def update(i: int) -> list[Any]:
+        scatter.set_offsets(points[i])
+        title.set_text(f"step {steps[i]}")
+        return [scatter, title]
+
+    anim = animation.FuncAnimation(
+        fig, update, frames=len(points), interval=interval, blit=False, repeat=True
+    )
+    return fig, anim
+
+
+def animate(
+    frames: Any,
+    steps: Sequence[Any] | None = None,
+    fmt: str = "jshtml",
+    path: str | os.PathLike | None = None,
+    nrow: int = 8,
+    interval: int = 200,
+    *,
+    kind: str = "images",
+    lim: Any = None,
+    real: Any = None,
+) -> Any:
+    """Animate how samples change during training, one frame per saved step.
+
+    ``frames`` is a sequence of image batches (each ``[N, C, H, W]`` or ``[N, H, W]``, float in
+    [-1, 1] or uint8), or one stacked tensor/array ``[T, N, C, H, W]`` / ``[T, N, H, W]``. With
+    ``kind="points"`` the frames are 2-D point sets ``[T, N, 2]`` (or a list of ``[N_t, 2]``),
+    drawn over the optional ``real`` points within ``lim``. ``steps`` labels the frames
+    (default 0..T-1).
+
+    ``fmt="jshtml"`` returns an ``IPython.display.HTML`` player (no ffmpeg needed);
+    ``fmt="gif"`` writes ``path`` (must end in .gif) with pillow, atomically, and returns it.
+    The figure is closed afterwards so notebooks do not also show a stray static frame.
+    """
+    if fmt not in ANIMATION_FORMATS:
+        raise ValueError(f"fmt must be one of {ANIMATION_FORMATS}; got {fmt!r}")
+    if kind not in ANIMATION_KINDS:
+        raise ValueError(f"kind must be one of {ANIMATION_KINDS}; got {kind!r}")
+    if fmt == "gif" and path is None:
+        raise ValueError("fmt='gif' needs a path ending in .gif to write to")
+    if interval <= 0:
+        raise ValueError(f"interval must be a positive number of milliseconds; got {interval!r}")
+    target = _atomic_target(path, ".gif") if fmt == "gif" else None
+
+    batches = _split_frames(frames, kind)
+    if not batches:
+        raise ValueError("frames is empty; pass at least one frame")
+    steps = list(range(len(batches))) if steps is None else list(steps)
+    if len(steps) != len(batches):
+        raise ValueError(f"steps must have one entry per frame ({len(batches)}); got {len(steps)}")
+
+    if kind == "images":
+        fig, anim = _image_animation(batches, steps, nrow, interval)
+    else:
+        fig, anim = _points_animation(batches, steps, interval, lim, real)
+    try:
+        if fmt == "jshtml":
+            from IPython.display import HTML
+
+            return HTML(anim.to_jshtml())
+        writer = animation.PillowWriter(fps=1000.0 / interval)
+        # PillowWriter picks the format from the file name, hence a temp name ending in .gif.
+        return _write_atomically(target, lambda tmp: anim.save(tmp, writer=writer), ".tmp.gif")
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Latent space
+# --------------------------------------------------------------------------------------------
+
+
+def _interpolate_at(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, method: str) -> torch.Tensor:
+    """Interpolate float64 vectors ``a``, ``b`` ``[D]`` at fractions ``t`` ``[K]``; ``[K, D]``.
+
+    Slerp falls back to lerp when either vector is zero or they are (anti)parallel, where the
+    great circle is undefined (sin(omega) ~ 0).
+    """
+    a, b, t = a.double(), b.double(), t.double()[:, None]
+    if method == "slerp":
+        na, nb = a.norm(), b.norm()
+        if na > 0 and nb > 0:
+            omega = torch.arccos(torch.clamp(torch.dot(a / na, b / nb), -1.0, 1.0))
+            sin = torch.sin(omega)
+            if sin > 1e-6:
+                return (torch.sin((1.0 - t) * omega) * a + torch.sin(t * omega) * b) / sin
+    return (1.0 - t) * a + t * b
+
+
+def interpolate(z0: Any, z1: Any, steps: int = 8, method: str = "slerp") -> torch.Tensor:
+    """Return ``steps`` latent vectors ``[steps, D]`` going from ``z0`` to ``z1`` (both ``[D]``).
+
+    "lerp" is the straight line. "slerp" follows the arc between the two directions and keeps
+    the norm when ``|z0| = |z1|``: for Gaussian latents, points in the middle of the straight
+    line have an atypically small norm (inside the shell where samples live), which slerp
+    avoids. When the vectors are zero or (anti)parallel the arc is undefined and lerp is used.
+    The endpoints are returned exactly.
+    """
+    if method not in INTERPOLATION_METHODS:
+        raise ValueError(f"method must be one of {INTERPOLATION_METHODS}; got {method!r}")
+    if int(steps) != steps or steps < 2:
+        raise ValueError(
+            f"steps must be an integer >= 2 (it includes both endpoints); got {steps!r}"
+        )
+    a, b = torch.as_tensor(z0), torch.as_tensor(z1)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"z0 and z1 must be 1-D latent vectors [D] of the same shape; "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    dtype = a.dtype if a.is_floating_point() else torch.get_default_dtype()
+    a64, b64 = a.detach().double(), b.detach().to(a.device).double()
+    t = torch.linspace(0.0, 1.0, int(steps), dtype=torch.float64, device=a.device)
+    out = _interpolate_at(a64, b64, t, method)  # [steps, D]
+    out[0], out[-1] = a64, b64
+    out = out.to(dtype)
+    assert out.shape == (int(steps), a.shape[0])  # [steps, D]
+    return out
+
+
+def _generate(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """Run ``generator`` on ``z`` in eval mode without gradients, restoring its training flag."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.no_grad():
+            images = generator(z)
+    finally:
+        generator.train(was_training)
+    if images.ndim != 4:
+        raise ValueError(
+            f"generator must return images [N, C, H, W]; got shape {tuple(images.shape)}"
+        )
+    return images
+
+
+def _png_bytes(images: Any, nrow: int, padding: int = 1) -> bytes:
+    """Encode the grid of a batch as PNG bytes (for an ipywidgets.Image)."""
+    from PIL import Image
+
+    pixels = _unit_to_uint8(make_grid(images, nrow=nrow, padding=padding))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def interpolation_widget(
+    generator: torch.nn.Module,
+    z_dim: int,
+    seed: int = 0,
+    steps: int = 9,
+    device: str | torch.device = "cpu",
+) -> Any:
+    """Return an ipywidgets VBox to walk the latent space between two random points.
+
+    A slider sets t in [0, 1]; the big image is G(slerp(z0, z1, t)) and the strip below shows
+    the whole path in ``steps`` frames. The seed box (or the "new endpoints" button, which adds
+    one to the seed) draws new z0, z1 from a seeded ``torch.Generator``, so a view can be
+    reproduced. The generator maps ``[N, z_dim]`` to images ``[N, C, H, W]`` in [-1, 1].
+
+    For scripting and tests the box exposes ``update(t)``, ``resample(seed)`` and its parts:
+    ``slider``, ``seed_box``, ``button``, ``image``, ``strip``.
+    """
+    import ipywidgets as widgets
+
+    if int(z_dim) != z_dim or z_dim < 1:
+        raise ValueError(f"z_dim must be a positive integer; got {z_dim!r}")
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2; got {steps!r}")
+    steps = int(steps)
+    state: dict[str, torch.Tensor] = {}
+
+    slider = widgets.FloatSlider(
+        value=0.0, min=0.0, max=1.0, step=1.0 / (steps - 1), description="t", readout_format=".2f"
+    )
+    seed_box = widgets.IntText(value=int(seed), description="seed")
+    button = widgets.Button(description="new endpoints")
+    image = widgets.Image(format="png", width=168, height=168)
+    strip = widgets.Image(format="png")
+
+    def render(t: float) -> None:
+        ts = torch.tensor([float(t)], dtype=torch.float64)
+        z = _interpolate_at(state["z0"], state["z1"], ts, "slerp").float()  # [1, z_dim]
+        image.value = _png_bytes(_generate(generator, z.to(device)), nrow=1, padding=0)
+
+    def resample(new_seed: int) -> None:
+        rng = torch.Generator().manual_seed(int(new_seed))
+        z = torch.randn(2, int(z_dim), generator=rng)  # [2, z_dim]
+        state["z0"], state["z1"] = z[0], z[1]
+        path = interpolate(z[0], z[1], steps=steps, method="slerp")  # [steps, z_dim]
+        strip.value = _png_bytes(_generate(generator, path.to(device)), nrow=steps)
+        render(slider.value)
+
+    def update(t: float) -> None:
+        if not 0.0 <= float(t) <= 1.0:
+            raise ValueError(f"t must be in [0, 1]; got {t!r}")
+        if slider.value != float(t):
+            slider.value = float(t)  # the observer re-renders
+        else:
+            render(float(t))
+
+    slider.observe(lambda change: render(change["new"]), names="value")
+    seed_box.observe(lambda change: resample(change["new"]), names="value")
+    button.on_click(lambda _: setattr(seed_box, "value", seed_box.value + 1))
+
+    resample(seed)
+    box = widgets.VBox([widgets.HBox([slider, seed_box, button]), image, strip])
+
+    def reseed(new_seed: int) -> None:
+        if seed_box.value != int(new_seed):
+            seed_box.value = int(new_seed)  # the observer resamples
+        else:
+            resample(int(new_seed))
+
+    box.update, box.resample = update, reseed
+    box.slider, box.seed_box, box.button, box.image, box.strip = (
+        slider,
+        seed_box,
+        button,
+        image,
+        strip,
+    )
+    return box
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D toy data
+# --------------------------------------------------------------------------------------------
+
+
+def plot_points(
+    real: Any = None,
+    fake: Any = None,
+    ax: plt.Axes | None = None,
+    lim: Any = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """Scatter 2-D real points (blue) and generated points (orange) with equal aspect.
+
+    Either set may be None. ``lim`` is ``a`` (for [-a, a]) or ``(lo, hi)`` on both axes; None
+    lets matplotlib choose. Returns the Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    if real is not None:
+        r = _as_points(real, "real")
+        ax.scatter(r[:, 0], r[:, 1], s=4, c=REAL_COLOR, alpha=0.5, label="real")
+    if fake is not None:
+        f = _as_points(fake, "fake")
+        ax.scatter(f[:, 0], f[:, 1], s=4, c=FAKE_COLOR, alpha=0.5, label="generated")
+    if lim is not None:
+        lo, hi = _as_limits(lim)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    if real is not None or fake is not None:
+        ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_density(
+    points: Any, ax: plt.Axes | None = None, bins: int = 100, lim: Any = None
+) -> plt.Axes:
+    """Draw a 2-D histogram of ``points`` ``[N, 2]`` with a logarithmic colour scale.
+
+    The log scale makes sparse regions (a mode the generator barely covers) visible next to
+    dense ones. Empty bins are left blank. Returns the Axes; its QuadMesh holds the counts.
+    """
+    p = _as_points(points, "points")
+    if int(bins) != bins or bins < 1:
+        raise ValueError(f"bins must be a positive integer; got {bins!r}")
+    if lim is None:
+        extent = float(np.abs(p).max()) if p.size else 1.0
+        lo, hi = -(extent or 1.0), extent or 1.0
+    else:
+        lo, hi = _as_limits(lim)
+    counts, xedges, yedges = np.histogram2d(
+        p[:, 0], p[:, 1], bins=int(bins), range=[[lo, hi], [lo, hi]]
+    )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    masked = np.ma.masked_equal(counts.T, 0)  # [y, x] for pcolormesh
+    norm = LogNorm(vmin=1, vmax=max(float(counts.max()), 1.0))
+    ax.pcolormesh(xedges, yedges, masked, norm=norm, cmap="viridis")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    return ax
+
+
+def decision_surface(
+    discriminator: torch.nn.Module,
+    lim: Any = (-1.5, 1.5),
+    resolution: int = 100,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate D's probability ``sigmoid(D(x))`` on a square grid of 2-D points.
+
+    ``discriminator`` maps ``[N, 2]`` to logits ``[N]`` or ``[N, 1]``; it runs in eval mode
+    under no_grad and its training flag is restored. Returns ``(xx, yy, probs)``, each
+    ``[resolution, resolution]``, with ``xx[i, j]`` the x of column j and ``yy[i, j]`` the y of
+    row i (``np.meshgrid`` "xy" indexing, ready for ``contourf``).
+    """
+    lo, hi = _as_limits(lim)
+    if int(resolution) != resolution or resolution < 2:
+        raise ValueError(f"resolution must be an integer >= 2; got {resolution!r}")
+    axis = np.linspace(lo, hi, int(resolution))
+    xx, yy = np.meshgrid(axis, axis)  # [R, R] each
+    param = next(iter(discriminator.parameters()), None)
+    dtype = param.dtype if param is not None else torch.get_default_dtype()
+    points = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], axis=1), dtype=dtype)  # [R*R, 2]
+    was_training = discriminator.training
+    discriminator.eval()
+    try:
+        with torch.no_grad():
+            logits = discriminator(points.to(device))
+    finally:
+        discriminator.train(was_training)
+    n = points.shape[0]
+    if tuple(logits.shape) not in ((n,), (n, 1)):
+        raise ValueError(
+            f"discriminator must return logits [N] or [N, 1] for N={n} points; "
+            f"got shape {tuple(logits.shape)}"
+        )
+    probs = torch.sigmoid(logits.reshape(-1).double()).cpu().numpy().reshape(xx.shape)
+    return xx, yy, probs
+
+
+def plot_decision_surface(
+    discriminator: torch.nn.Module,
+    real: Any = None,
+    fake: Any = None,
+    ax: plt.Axes | None = None,
+    lim: Any = (-1.5, 1.5),
+    resolution: int = 100,
+    colorbar: bool = True,
+) -> plt.Axes:
+    """Draw D's probability surface (coolwarm, 0..1) with real and generated points on top.
+
+    Red regions are where D says "real", blue where it says "fake"; the generator's samples
+    are pushed along the gradient of this surface. Returns the Axes.
+    """
+    xx, yy, probs = decision_surface(discriminator, lim=lim, resolution=resolution)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    filled = ax.contourf(
+        xx, yy, probs, levels=np.linspace(0.0, 1.0, 11), cmap="coolwarm", vmin=0.0, vmax=1.0
+    )
+    if colorbar:
+        ax.figure.colorbar(filled, ax=ax, label="D(x)")
+    lo, hi = _as_limits(lim)
+    plot_points(real=real, fake=fake, ax=ax, lim=(lo, hi))
+    return ax

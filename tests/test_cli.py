@@ -1,0 +1,195 @@
+"""The command line: train, resume, sample, and one clear line for every bad input."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gannotes.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd=None):
+    """Run ``python -m gannotes`` in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "gannotes", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_train_writes_a_run_and_sample_reads_it(tmp_path, capsys):
+    out = tmp_path / "ring"
+    assert (
+        main(["train", "mlp", "--dataset", "ring", "--out", str(out), "--steps", "30", "--quiet"])
+        == 0
+    )
+    assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "samples.png", "history.json"}
+    history = json.loads((out / "history.json").read_text())
+    assert history["step"][-1] == 30
+    assert main(["sample", str(out), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0
+    points = np.load(tmp_path / "s.npy")
+    assert points.shape == (7, 2) and points.dtype == np.float32
+
+
+def test_resume_to_40_equals_training_40(tmp_path):
+    """The acceptance check: 40 steps straight, or 20 then --resume to 40, give identical samples."""
+    common = ["--dataset", "fashion-mnist", "--quiet", "--seed", "0"]
+    assert main(["train", "dcgan", "--out", str(tmp_path / "a"), "--steps", "40", *common]) == 0
+    assert main(["train", "dcgan", "--out", str(tmp_path / "b"), "--steps", "20", *common]) == 0
+    assert (
+        main(["train", "dcgan", "--out", str(tmp_path / "b"), "--steps", "40", "--resume", *common])
+        == 0
+    )
+    for run in "ab":
+        assert (
+            main(
+                [
+                    "sample",
+                    str(tmp_path / run),
+                    "--n",
+                    "64",
+                    "--seed",
+                    "1",
+                    "--out",
+                    str(tmp_path / f"{run}.npy"),
+                ]
+            )
+            == 0
+        )
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    assert a.shape == (64, 1, 28, 28) and a.dtype == np.float32
+    assert -1 <= a.min() and a.max() <= 1
+    np.testing.assert_array_equal(a, b)
+
+
+def _corrupt(path: Path):
+    path.write_bytes(b"\x00garbage" * 10)
+
+
+def _foreign(path: Path):
+    torch.save({"state_dict": {"w": torch.zeros(3)}}, path)
+
+
+class _Code:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["train", "gan", "--dataset", "ring", "--out", "r", "--steps", "5"],
+            r"argument model: invalid choice: 'gan' \(choose from '?mlp'?, '?dcgan'?\)",
+        ),
+        (
+            ["train", "mlp", "--dataset", "mnist", "--out", "r", "--steps", "5"],
+            r"argument --dataset: invalid choice: 'mnist' \(choose from '?fashion-mnist'?, '?ring'?, '?grid'?\)",
+        ),
+        (
+            ["train", "mlp", "--dataset", "ring", "--out", "r", "--steps", "0"],
+            "argument --steps: expected a positive integer, got 0",
+        ),
+        (
+            ["train", "mlp", "--dataset", "ring", "--out", "r", "--steps", "-3"],
+            "argument --steps: expected a positive integer, got -3",
+        ),
+        (
+            ["train", "mlp", "--dataset", "ring", "--out", "r", "--minutes", "nan"],
+            "argument --minutes: expected a positive number, got nan",
+        ),
+        (
+            ["train", "mlp", "--dataset", "ring", "--out", "r"],
+            "one of the arguments --steps --minutes is required",
+        ),
+        (
+            ["train", "dcgan", "--dataset", "ring", "--out", "r", "--steps", "5"],
+            "dcgan makes 28x28 images; use it with fashion-mnist, not 'ring'",
+        ),
+        (
+            ["train", "mlp", "--dataset", "ring", "--out", "r", "--steps", "5", "--resume"],
+            "--resume: no checkpoint.pt in r; train without it",
+        ),
+        (["sample", "missing", "--n", "3", "--out", "s.npy"], "checkpoint not found: missing"),
+        (["sample", "corrupt.pt", "--n", "3", "--out", "s.npy"], "is corrupt or not a checkpoint"),
+        (["sample", "foreign.pt", "--n", "3", "--out", "s.npy"], "is not a gannotes checkpoint"),
+        (["sample", "code.pt", "--n", "3", "--out", "s.npy"], "(weights_only=True) does not run"),
+        (
+            ["sample", "code.pt", "--n", "0", "--out", "s.npy"],
+            "argument --n: expected a positive integer, got 0",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_non_zero(tmp_path, args, message):
+    _corrupt(tmp_path / "corrupt.pt")
+    _foreign(tmp_path / "foreign.pt")
+    torch.save(
+        {"format": "gannotes-checkpoint", "x": _Code(tmp_path / "pwned")}, tmp_path / "code.pt"
+    )
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0] or re.search(message, lines[0]), lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "pwned").exists()  # the checkpoint's code never ran
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "mlp", "--dataset", "ring", "--out", out, "--steps", "5", "--quiet"]) == 0
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    assert main(["train", "mlp", "--dataset", "ring", "--out", out, "--steps", "5", "--quiet"]) == 1
+    assert "already holds a run; add --resume" in capsys.readouterr().err
+    assert (
+        main(["train", "mlp", "--dataset", "grid", "--out", out, "--steps", "9", "--resume"]) == 1
+    )
+    assert "holds a mlp run on ring, not mlp on grid" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "mlp",
+                "--dataset",
+                "ring",
+                "--out",
+                out,
+                "--steps",
+                "9",
+                "--resume",
+                "--seed",
+                "4",
+            ]
+        )
+        == 1
+    )
+    assert "differs from the run's seed 0" in capsys.readouterr().err
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_sample_needs_a_npy_path(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    main(["train", "mlp", "--dataset", "grid", "--out", out, "--steps", "3", "--quiet"])
+    assert main(["sample", out, "--n", "3", "--out", str(tmp_path / "s.txt")]) == 1
+    assert "--out must end in .npy" in capsys.readouterr().err
+
+
+def test_help_lists_the_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "train" in result.stdout and "sample" in result.stdout

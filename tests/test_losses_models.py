@@ -1,0 +1,154 @@
+"""gannotes.losses against closed forms and autograd; gannotes.models shapes, ranges, init."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gannotes.losses import (
+    d_logistic_loss,
+    g_loss,
+    g_minimax_loss,
+    g_nonsaturating_loss,
+    optimal_discriminator,
+    value_function,
+)
+from gannotes.models import (
+    DCGANConfig,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPConfig,
+    MLPDiscriminator,
+    MLPGenerator,
+    build_models,
+    config_for,
+)
+
+LOGITS = torch.tensor([-6.0, -2.0, -0.3, 0.0, 0.7, 3.0])
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def test_d_loss_is_binary_cross_entropy_with_real_one_fake_zero():
+    real, fake = torch.randn(7), torch.randn(5)
+    expected = F.binary_cross_entropy(torch.sigmoid(real), torch.ones(7)) + F.binary_cross_entropy(
+        torch.sigmoid(fake), torch.zeros(5)
+    )
+    torch.testing.assert_close(d_logistic_loss(real, fake), expected)
+
+
+def test_generator_losses_match_the_papers_formulas():
+    d = torch.sigmoid(LOGITS.double())
+    torch.testing.assert_close(g_minimax_loss(LOGITS.double()), torch.log(1 - d).mean())
+    torch.testing.assert_close(g_nonsaturating_loss(LOGITS.double()), -torch.log(d).mean())
+    assert g_loss("minimax", LOGITS) == g_minimax_loss(LOGITS)
+    with pytest.raises(ValueError, match="valid: nonsaturating, minimax"):
+        g_loss("wasserstein", LOGITS)
+
+
+def test_minimax_saturates_where_nonsaturating_does_not():
+    """d/dl of log(1 - sigmoid(l)) is -sigmoid(l) (vanishes as D rejects); of -log sigmoid(l) is
+    -(1 - sigmoid(l)) (stays near -1)."""
+    logits = LOGITS.clone().requires_grad_(True)
+    (grad_mm,) = torch.autograd.grad(g_minimax_loss(logits), logits)
+    (grad_ns,) = torch.autograd.grad(g_nonsaturating_loss(logits), logits)
+    n = len(LOGITS)
+    torch.testing.assert_close(grad_mm, -torch.sigmoid(LOGITS) / n)
+    torch.testing.assert_close(grad_ns, -(1 - torch.sigmoid(LOGITS)) / n)
+    assert abs(grad_mm[0]) < 0.01 * abs(grad_ns[0])  # at D(G(z)) ~ 0.0025
+
+
+def test_losses_are_finite_for_extreme_logits():
+    extreme = torch.tensor([-1e4, 1e4])
+    for value in (
+        d_logistic_loss(extreme, extreme),
+        g_minimax_loss(extreme),
+        g_nonsaturating_loss(extreme),
+    ):
+        assert torch.isfinite(value)
+
+
+def test_losses_reject_non_flat_logits():
+    with pytest.raises(ValueError, match=r"1-D tensor of logits \[N\]"):
+        d_logistic_loss(torch.zeros(4, 1), torch.zeros(4))
+
+
+def test_optimal_discriminator_for_two_gaussians():
+    """p_data = N(0,1), p_g = N(2,1): D*(x) = sigmoid(log p_data - log p_g) = sigmoid(2 - 2x)."""
+    x = torch.linspace(-3, 5, 101, dtype=torch.float64)
+    p_data = torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
+    p_g = torch.exp(-0.5 * (x - 2) ** 2) / math.sqrt(2 * math.pi)
+    torch.testing.assert_close(optimal_discriminator(p_data, p_g), torch.sigmoid(2 - 2 * x))
+    assert optimal_discriminator(torch.tensor([0.0]), torch.tensor([0.0])).item() == 0.5
+
+
+def test_value_at_optimal_discriminator_is_minus_log4_plus_twice_jsd():
+    """Theorem 1: C(G) = V(D*, G) = -log 4 + 2 JSD(p_data || p_g), on discrete distributions."""
+    p = torch.tensor([0.5, 0.3, 0.2, 0.0], dtype=torch.float64)
+    q = torch.tensor([0.1, 0.3, 0.2, 0.4], dtype=torch.float64)
+    d_star = optimal_discriminator(p, q)
+    logit = torch.log(d_star) - torch.log1p(-d_star)  # D* as a logit, per point
+    # V as an expectation: weight each point by its probability under p (real) or q (fake)
+    real_term = (p * -F.softplus(-logit)).nansum()
+    fake_term = (q * -F.softplus(logit)).nansum()
+    m = (p + q) / 2
+    kl = lambda a, b: (a * (a / b).log()).nansum()  # noqa: E731
+    jsd = 0.5 * kl(p, m) + 0.5 * kl(q, m)
+    torch.testing.assert_close(real_term + fake_term, -math.log(4) + 2 * jsd)
+    # and the batch estimator agrees with the loss: V = -d_logistic_loss
+    r, f = torch.randn(9), torch.randn(9)
+    torch.testing.assert_close(value_function(r, f), -d_logistic_loss(r, f))
+
+
+def test_optimal_discriminator_validates():
+    with pytest.raises(ValueError, match="non-negative"):
+        optimal_discriminator(torch.tensor([-1.0]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="differ in shape"):
+        optimal_discriminator(torch.ones(2), torch.ones(3))
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def test_mlp_shapes_for_points_and_images():
+    G, D = MLPGenerator(), MLPDiscriminator()
+    z = torch.randn(5, MLPConfig().z_dim)
+    assert G(z).shape == (5, 2) and D(G(z)).shape == (5,)
+    cfg = config_for("mlp", "fashion-mnist")
+    G, D = build_models(cfg)
+    x = G(torch.randn(3, cfg.z_dim))
+    assert x.shape == (3, 1, 28, 28) and x.abs().max() <= 1
+    assert D(x).shape == (3,)
+
+
+def test_dcgan_shapes_range_and_init():
+    G, D = DCGANGenerator(), DCGANDiscriminator()
+    x = G(torch.randn(4, DCGANConfig().z_dim))
+    assert x.shape == (4, 1, 28, 28) and x.abs().max() <= 1
+    assert D(x).shape == (4,)
+    convs = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    weights = torch.cat([m.weight.flatten() for m in convs])
+    assert abs(weights.std().item() - 0.02) < 0.002 and abs(weights.mean().item()) < 0.002
+    bn = [m for m in D.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    assert abs(bn.weight.mean().item() - 1) < 0.02
+
+
+def test_models_reject_wrong_shapes_with_a_clear_message():
+    with pytest.raises(ValueError, match=r"z has shape \(2, 3\), expected \(None, 64\)"):
+        DCGANGenerator()(torch.randn(2, 3))
+    with pytest.raises(ValueError, match="expected"):
+        DCGANDiscriminator()(torch.randn(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="expected"):
+        MLPDiscriminator()(torch.randn(2, 3))
+
+
+def test_config_for_validates_pairs_and_overrides():
+    assert config_for("dcgan", "fashion-mnist", g_width=8).g_width == 8
+    with pytest.raises(ValueError, match="use it with fashion-mnist"):
+        config_for("dcgan", "ring")
+    with pytest.raises(ValueError, match="valid models are mlp, dcgan"):
+        config_for("vae", "ring")
+    with pytest.raises(TypeError):
+        build_models(object())

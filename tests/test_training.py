@@ -1,0 +1,330 @@
+"""gannotes.training and gannotes.checkpoint: the step, determinism, exact resume, atomic
+checkpoints, the NaN stop and safe loading."""
+
+import os
+import pickle
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from gannotes import checkpoint as ckpt_mod
+from gannotes.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from gannotes.data import load_fashion_mnist
+from gannotes.losses import d_logistic_loss, g_nonsaturating_loss
+from gannotes.models import MLPConfig, MLPDiscriminator, MLPGenerator
+from gannotes.training import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    adversarial_step,
+    default_config,
+    generate,
+    load_generator,
+    select_device,
+)
+
+
+def small_toy(**overrides):
+    base = dict(batch_size=32, log_every=5, snapshot_every=5, checkpoint_every=10, n_fixed=16)
+    base.update(overrides)
+    return default_config("mlp", "ring", model_config=dict(hidden=32, depth=2, z_dim=4), **base)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_fashion_mnist("train", subset=True, limit=512).images
+
+
+def same_numbers(h1, h2):
+    """Histories agree on everything but wall-clock timings."""
+    timing = {"images_per_s", "seconds"}
+    return {k: v for k, v in h1.items() if k not in timing} == {
+        k: v for k, v in h2.items() if k not in timing
+    }
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+def test_adversarial_step_updates_d_on_its_loss_and_g_through_a_frozen_d():
+    torch.manual_seed(0)
+    cfg = MLPConfig(hidden=8, depth=1, z_dim=3)
+    G, D = MLPGenerator(cfg), MLPDiscriminator(cfg)
+    real = torch.randn(6, 2)
+    z_all = torch.randn(12, 3)
+    zs = iter(z_all.split(6))
+
+    # the oracle: the same updates by hand with plain SGD
+    G_ref, D_ref = MLPGenerator(cfg), MLPDiscriminator(cfg)
+    G_ref.load_state_dict(G.state_dict())
+    D_ref.load_state_dict(D.state_dict())
+    lr = 0.1
+    loss_d = d_logistic_loss(D_ref(real), D_ref(G_ref(z_all[:6]).detach()))
+    grads_d = torch.autograd.grad(loss_d, list(D_ref.parameters()))
+    with torch.no_grad():
+        for p, g in zip(D_ref.parameters(), grads_d, strict=True):
+            p -= lr * g
+    loss_g = g_nonsaturating_loss(D_ref(G_ref(z_all[6:])))
+    grads_g = torch.autograd.grad(loss_g, list(G_ref.parameters()))
+    with torch.no_grad():
+        for p, g in zip(G_ref.parameters(), grads_g, strict=True):
+            p -= lr * g
+
+    stats = adversarial_step(
+        G,
+        D,
+        torch.optim.SGD(G.parameters(), lr),
+        torch.optim.SGD(D.parameters(), lr),
+        [real],
+        lambda n: next(zs),
+    )
+    for p, q in zip(D.parameters(), D_ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q)  # D moved by its own loss only, not by G's
+    for p, q in zip(G.parameters(), G_ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    assert all(p.requires_grad for p in D.parameters())  # unfrozen again
+    assert stats["loss_d"] == pytest.approx(loss_d.item())
+    assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
+
+
+def test_k_discriminator_steps_per_generator_step():
+    cfg = MLPConfig(hidden=8, depth=1, z_dim=3)
+    G, D = MLPGenerator(cfg), MLPDiscriminator(cfg)
+    opt_g, opt_d = torch.optim.SGD(G.parameters(), 0.01), torch.optim.SGD(D.parameters(), 0.01)
+    counts = {"g": 0, "d": 0}
+    opt_g.register_step_post_hook(lambda *a: counts.__setitem__("g", counts["g"] + 1))
+    opt_d.register_step_post_hook(lambda *a: counts.__setitem__("d", counts["d"] + 1))
+    adversarial_step(G, D, opt_g, opt_d, [torch.randn(4, 2)] * 3, lambda n: torch.randn(n, 3))
+    assert counts == {"g": 1, "d": 3}
+    with pytest.raises(ValueError, match="at least one real batch"):
+        adversarial_step(G, D, opt_g, opt_d, [], lambda n: torch.randn(n, 3))
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def test_seeded_runs_are_identical_and_seeds_differ():
+    a, b, c = Trainer(small_toy()), Trainer(small_toy()), Trainer(small_toy(seed=1))
+    for t in (a, b, c):
+        t.run(steps=20, progress=False)
+    for p, q in zip(params(a.G), params(b.G), strict=True):
+        assert torch.equal(p, q)
+    assert not all(torch.equal(p, q) for p, q in zip(params(a.G), params(c.G), strict=True))
+    assert same_numbers(a.history, b.history)
+
+
+def test_history_and_snapshots(images):
+    t = Trainer(small_toy())
+    h = t.run(steps=20, progress=False)
+    assert h["step"] == [5, 10, 15, 20]
+    assert all(len(v) == 4 for v in h.values())
+    assert all(0 < p < 1 for p in h["d_real"] + h["d_fake"])
+    assert all(r > 0 for r in h["images_per_s"])
+    assert t.snapshot_steps == [0, 5, 10, 15, 20] and t.snapshots[0].shape == (16, 2)
+    img = Trainer(
+        default_config(
+            "dcgan",
+            "fashion-mnist",
+            batch_size=16,
+            n_fixed=4,
+            snapshot_every=2,
+            max_snapshots=3,
+            log_every=2,
+            model_config=dict(g_width=4, d_width=4),
+        ),
+        data=images,
+    )
+    img.run(steps=8, progress=False)
+    assert img.snapshots[0].dtype == torch.uint8 and img.snapshots[0].shape == (4, 1, 28, 28)
+    assert len(img.snapshots) <= 3 and img.snapshot_steps[-1] == 8
+    assert img.snapshot_steps == sorted(img.snapshot_steps)
+
+
+def test_exact_resume_matches_an_uninterrupted_run(tmp_path, images):
+    cfg = dict(
+        batch_size=32,
+        checkpoint_every=7,
+        log_every=5,
+        snapshot_every=5,
+        model_config=dict(g_width=4, d_width=4, z_dim=8),
+    )
+    straight = Trainer(default_config("dcgan", "fashion-mnist", **cfg), tmp_path / "a", data=images)
+    straight.run(steps=40, progress=False)
+    first = Trainer(default_config("dcgan", "fashion-mnist", **cfg), tmp_path / "b", data=images)
+    first.run(steps=20, progress=False)
+    resumed = Trainer.resume(tmp_path / "b", data=images)
+    assert resumed.step == 20
+    resumed.run(steps=40, progress=False)
+    for key in ("G", "D"):
+        for (name, p), q in zip(
+            straight.state_dict()[key].items(), resumed.state_dict()[key].values(), strict=True
+        ):
+            assert torch.equal(p, q), name
+    assert torch.equal(straight.sample(50, seed=3), resumed.sample(50, seed=3))
+    assert same_numbers(straight.history, resumed.history)
+    assert straight.snapshot_steps == resumed.snapshot_steps
+
+
+def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    t = Trainer(small_toy(checkpoint_every=5), tmp_path)
+    t.run(steps=10, progress=False)
+    good = load_checkpoint(tmp_path)
+    assert good["step"] == 10
+    import gannotes.training as training
+
+    real_step = training.adversarial_step
+
+    def poisoned(*args, **kwargs):
+        stats = real_step(*args, **kwargs)
+        return {**stats, "loss_g": float("nan")} if t.step >= 13 else stats
+
+    monkeypatch.setattr(training, "adversarial_step", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 14: .*loss_g=nan.*last good checkpoint"):
+        t.run(steps=30, progress=False)
+    assert load_checkpoint(tmp_path)["step"] == 10
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_an_interrupt_finishes_the_step_and_saves(tmp_path):
+    t = Trainer(small_toy(checkpoint_every=1000, log_every=1), tmp_path)
+
+    def interrupt(trainer, row):
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    t.run(steps=50, progress=False, callback=interrupt)
+    assert 3 <= t.step < 50
+    assert load_checkpoint(tmp_path)["step"] == t.step
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_minutes_budget_counts_training_time():
+    t = Trainer(small_toy())
+    t.run(minutes=0.01, progress=False)
+    assert t.elapsed >= 0.6 and t.step > 0
+    steps = t.step
+    t.run(minutes=0.01, progress=False)  # the total is already spent
+    assert t.step == steps
+
+
+def test_budgets_and_configs_are_validated():
+    t = Trainer(small_toy())
+    with pytest.raises(ValueError, match="give a budget"):
+        t.run()
+    with pytest.raises(ValueError, match="positive integer"):
+        t.run(steps=0)
+    with pytest.raises(ValueError, match="valid datasets are fashion-mnist, ring, grid"):
+        TrainConfig(dataset="cifar")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        Trainer(default_config("dcgan", "fashion-mnist"), data=torch.zeros(3, 1, 28, 28))
+
+
+def test_generate_is_seeded_and_restores_mode():
+    t = Trainer(small_toy())
+    t.G.train()
+    a, b = generate(t.G, 10, seed=5), generate(t.G, 10, seed=5)
+    assert torch.equal(a, b) and not torch.equal(a, generate(t.G, 10, seed=6))
+    assert t.G.training
+    with pytest.raises(ValueError, match="positive"):
+        generate(t.G, 0)
+
+
+def test_select_device():
+    assert select_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected:
+        assert select_device().type == expected
+    elif not (torch.backends.mps.is_available()):
+        assert select_device().type == "cpu"
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_roundtrip_and_load_generator(tmp_path):
+    t = Trainer(small_toy(), tmp_path)
+    t.run(steps=10, progress=False)
+    G, config = load_generator(tmp_path)
+    assert config == t.config
+    assert torch.equal(generate(G, 8, seed=1), t.sample(8, seed=1))
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"step": 1})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_mod.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"step": 2})
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+class _Payload:
+    """Unpickling this would create a marker file: the checkpoint 'carries code'."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"not a zip, not a pickle", "corrupt or not a checkpoint"),
+        (None, "not a gannotes checkpoint"),
+    ],
+)
+def test_corrupt_and_foreign_files_are_refused(tmp_path, content, match):
+    path = tmp_path / "x.pt"
+    if content is None:
+        torch.save({"model": torch.zeros(2)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"step": 3, "w": torch.randn(1000)})
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_carrying_code_is_refused_and_its_code_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "gannotes-checkpoint", "payload": _Payload(marker)}, path)
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        load_checkpoint(path)
+    raw = tmp_path / "evil.pkl"
+    raw.write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(raw)
+    assert not marker.exists()
+
+
+def test_missing_checkpoints_are_reported(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(CheckpointError, match="no checkpoint.pt in run directory"):
+        load_checkpoint(tmp_path)
