@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -e ".[lab,test]"
+	$(BIN)/python -m pip install --no-deps "pytorch-fid>=0.3" "torch-fidelity>=0.3"
 	touch $@
 
 lab: $(STAMP)

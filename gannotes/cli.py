@@ -3,6 +3,7 @@
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 3
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 6 --resume
     python -m gannotes sample runs/dcgan --n 5000 --out samples.npy --seed 0
+    python -m gannotes evaluate samples.npy --dataset fashion-mnist
 
 Bad input ends with one line on stderr that says what was wrong and what is valid, and a
 non-zero exit status; never a traceback.
@@ -68,7 +69,56 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", required=True, type=_positive_int, help="number of samples")
     sample.add_argument("--out", required=True, type=Path, help="output .npy file")
     sample.add_argument("--seed", type=int, default=0)
+    evaluate = sub.add_parser("evaluate", help="score samples (.npy) against held-out real data")
+    evaluate.add_argument("samples", type=Path, help=".npy file as written by `sample`")
+    evaluate.add_argument("--dataset", required=True, choices=DATASETS)
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of KID's random subsets")
     return parser
+
+
+def _load_samples(path: Path):
+    import numpy as np
+
+    from .checkpoint import GannotesError
+
+    if not path.is_file():
+        raise GannotesError(f"samples file not found: {path}")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GannotesError(f"{path} is not a readable .npy array ({reason[:100]})") from None
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.number):
+        raise GannotesError(f"{path} must hold a numeric array, got dtype {x.dtype}")
+    return x
+
+
+def _evaluate(args) -> int:
+    import json
+
+    from .checkpoint import GannotesError
+
+    x = _load_samples(args.samples)
+    if args.dataset == "fashion-mnist":
+        from .evaluation import evaluate_images
+
+        result = evaluate_images(x, seed=args.seed)
+    else:
+        from .metrics import mode_coverage
+
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise GannotesError(
+                f"{args.dataset} samples must be points [N, 2], got {list(x.shape)}"
+            )
+        mc = mode_coverage(x, args.dataset)
+        result = {
+            "modes": int(mc.modes),
+            "high_quality": float(mc.high_quality),
+            "n": len(x),
+            "histogram": [int(c) for c in mc.histogram],
+        }
+    print(json.dumps(result))
+    return 0
 
 
 def _train(args) -> int:
@@ -168,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import GannotesError
 
     try:
-        return {"train": _train, "sample": _sample}[args.command](args)
+        commands = {"train": _train, "sample": _sample, "evaluate": _evaluate}
+        return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"gannotes {args.command}: error: {message}", file=sys.stderr)

@@ -19,8 +19,7 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,8 @@ import numpy as np
 import torch
 from matplotlib import animation
 from matplotlib.colors import LogNorm
+
+from .checkpoint import atomic_write
 
 __all__ = [
     "animate",
@@ -141,25 +142,6 @@ def _atomic_target(path: Any, suffix: str) -> Path:
     return path
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None], tmp_suffix: str) -> Path:
-    """Call ``write(tmp)`` on a temp file next to ``path``, then ``os.replace`` it into place.
-
-    Readers (and a half-finished run that crashed) never see a truncated file: the old file is
-    replaced only after the new one has been written completely, and the temp file is removed
-    on failure.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=tmp_suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 # --------------------------------------------------------------------------------------------
 # Image grids
 # --------------------------------------------------------------------------------------------
@@ -261,7 +243,7 @@ def save_image_grid(images: Any, path: str | os.PathLike, nrow: int = 8) -> Path
     target = _atomic_target(path, ".png")
     pixels = _unit_to_uint8(make_grid(images, nrow=nrow))  # [H', W'] or [H', W', 3]
     picture = Image.fromarray(pixels)
-    return _write_atomically(target, lambda tmp: picture.save(tmp, format="PNG"), ".tmp.png")
+    return atomic_write(target, lambda tmp: picture.save(tmp, format="PNG"), ".tmp.png")
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,7 +460,7 @@ def animate(
             return HTML(anim.to_jshtml())
         writer = animation.PillowWriter(fps=1000.0 / interval)
         # PillowWriter picks the format from the file name, hence a temp name ending in .gif.
-        return _write_atomically(target, lambda tmp: anim.save(tmp, writer=writer), ".tmp.gif")
+        return atomic_write(target, lambda tmp: anim.save(tmp, writer=writer), ".tmp.gif")
     finally:
         plt.close(fig)
 

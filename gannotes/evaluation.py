@@ -1,0 +1,69 @@
+"""Scoring generated Fashion-MNIST samples against a fixed held-out reference set.
+
+The reference is the test-split subset shipped in ``data/fashion-mnist-subset`` (2,000 images,
+200 per class): the same 2,000 images on every machine, never seen by a GAN (GANs train on the
+training split) nor by the feature network. All metrics use the course's feature network
+(:mod:`gannotes.features`); see :mod:`gannotes.metrics` for the formulas.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from . import metrics
+from .data import CLASSES, load_fashion_mnist
+from .features import as_images, extract
+
+__all__ = ["MIN_CLASS_SHARE", "class_histogram", "evaluate_images", "reference_features"]
+
+MIN_CLASS_SHARE = 0.02  # a class is "covered" when at least 2% of samples are classified as it
+
+
+@lru_cache(maxsize=1)
+def reference_features() -> tuple[np.ndarray, np.ndarray]:
+    """(features, class probabilities) of the 2,000 shipped held-out test images."""
+    ref = load_fashion_mnist("test", subset=True)
+    return extract(ref.images)
+
+
+def class_histogram(probs: np.ndarray) -> np.ndarray:
+    """How many samples the feature network assigns to each of the 10 classes. ``[10]``"""
+    return np.bincount(np.asarray(probs).argmax(1), minlength=len(CLASSES))
+
+
+def evaluate_images(images, *, kid_subsets: int = 100, seed: int = 0) -> dict:
+    """All metrics of ``images`` (``[N, 1, 28, 28]`` or ``[N, 28, 28]``, in [-1, 1] or [0, 1]).
+
+    Returns a flat dict of floats and ints: fid, kid, kid_std, precision, recall, density,
+    coverage, inception_score, inception_score_std, classes_covered, class_histogram, n.
+    """
+    x = as_images(images)
+    feats, probs = extract(x)
+    ref_feats, _ = reference_features()
+    kid = metrics.kernel_distance(
+        ref_feats,
+        feats,
+        subsets=kid_subsets,
+        subset_size=min(1000, len(feats), len(ref_feats)),
+        seed=seed,
+    )
+    pr = metrics.precision_recall(ref_feats, feats, k=3)
+    dc = metrics.density_coverage(ref_feats, feats, k=5)
+    isc = metrics.inception_score(probs, splits=10 if len(probs) >= 100 else 1)
+    hist = class_histogram(probs)
+    return {
+        "fid": float(metrics.frechet_distance(ref_feats, feats)),
+        "kid": float(kid.mean),
+        "kid_std": float(kid.std),
+        "precision": float(pr.precision),
+        "recall": float(pr.recall),
+        "density": float(dc.density),
+        "coverage": float(dc.coverage),
+        "inception_score": float(isc.mean),
+        "inception_score_std": float(isc.std),
+        "classes_covered": int((hist >= MIN_CLASS_SHARE * len(x)).sum()),
+        "class_histogram": [int(c) for c in hist],
+        "n": int(len(x)),
+    }
