@@ -37,8 +37,8 @@ OURS = {
     "name": "ours",
     "kind": "ours",
     "batch_size": 32,
-    "lr_g": 2e-4,
-    "lr_d": 2e-4,
+    "lr_g": 5e-4,
+    "lr_d": 5e-4,
     "betas": (0.5, 0.999),
     "model_config": {"g_width": 32, "d_width": 32, "z_dim": 64},
 }

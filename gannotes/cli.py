@@ -4,6 +4,10 @@
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 6 --resume
     python -m gannotes sample runs/dcgan --n 5000 --out samples.npy --seed 0
     python -m gannotes evaluate samples.npy --dataset fashion-mnist
+    python -m gannotes train mlp --dataset grid --out runs/grid --minutes 1 --pack 4 --ema 0.999
+
+Every training option (batch size, learning rates, and each trick of gannotes.tricks) is a flag of
+``train``; a flag left out means the recipe's value (``gannotes.training.default_config``).
 
 Bad input ends with one line on stderr that says what was wrong and what is valid, and a
 non-zero exit status; never a traceback.
@@ -45,6 +49,143 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _unit_float(high: float, high_closed: bool):
+    """A float in [0, high] (or [0, high)), as an argparse type."""
+
+    def parse(text: str) -> float:
+        interval = f"[0, {high}{']' if high_closed else ')'}"
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number in {interval}, got {text!r}"
+            ) from None
+        if not (0 <= value and (value <= high if high_closed else value < high)):
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+        return value
+
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+# flag destination -> TrainConfig field; None in args means "the recipe's value"
+TRAIN_OPTIONS = {
+    "batch_size": "batch_size",
+    "lr_g": "lr_g",
+    "lr_d": "lr_d",
+    "d_steps": "d_steps",
+    "g_loss": "g_loss",
+    "label_smoothing": "label_smoothing",
+    "label_noise": "label_noise",
+    "instance_noise": "instance_noise",
+    "instance_noise_steps": "instance_noise_steps",
+    "grad_clip": "grad_clip",
+    "augment": "augment",
+    "minibatch_std": "minibatch_std",
+    "pack": "pack",
+    "optimizer": "optimizer",
+    "ema": "ema",
+    "spectral_norm": "spectral_norm",
+    "d_pretrain": "d_pretrain_steps",
+}
+
+
+def _add_train_options(train: argparse.ArgumentParser) -> None:
+    from .losses import G_LOSSES
+    from .training import OPTIMIZERS
+
+    opt = train.add_argument_group("training options (default: the recipe's value)")
+    add = opt.add_argument
+    add("--batch-size", type=_positive_int, help="samples per batch")
+    add("--lr-g", type=_positive_float, help="generator learning rate")
+    add("--lr-d", type=_positive_float, help="discriminator learning rate (TTUR: differs)")
+    add("--d-steps", type=_positive_int, help="k: discriminator updates per generator update")
+    add("--g-loss", choices=tuple(G_LOSSES), help="generator loss")
+    add("--optimizer", choices=OPTIMIZERS, help="adam (betas 0.5, 0.999) or rmsprop")
+    tricks = train.add_argument_group("tricks (default: the recipe's value, mostly off)")
+    add = tricks.add_argument
+    add(
+        "--label-smoothing",
+        type=_unit_float(1, False),
+        metavar="S",
+        help="one-sided label smoothing: D's real target is 1 - S (0.1 gives 0.9)",
+    )
+    add(
+        "--label-noise",
+        type=_unit_float(0.5, True),
+        metavar="P",
+        help="flip each of D's labels with probability P",
+    )
+    add(
+        "--instance-noise",
+        type=_non_negative_float,
+        metavar="STD",
+        help="Gaussian noise on D's inputs, real and fake, annealed from STD to 0",
+    )
+    add(
+        "--instance-noise-steps",
+        type=_positive_int,
+        metavar="N",
+        help="steps over which instance noise is annealed to 0 (default 2000)",
+    )
+    add(
+        "--grad-clip",
+        type=_positive_float,
+        metavar="NORM",
+        help="clip the gradient norm of D and G to NORM",
+    )
+    add(
+        "--augment",
+        metavar="POLICY",
+        help="DiffAugment on D's real and fake inputs: color,translation,cutout (images) "
+        "or jitter,translation (points)",
+    )
+    add(
+        "--minibatch-std",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="minibatch standard deviation feature in D",
+    )
+    add("--pack", type=_positive_int, metavar="M", help="PacGAN: D judges M samples at once")
+    add(
+        "--ema",
+        type=_unit_float(1, False),
+        metavar="DECAY",
+        help="sample from an EMA of G's weights with this decay (e.g. 0.999; 0 = off)",
+    )
+    add(
+        "--spectral-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="spectral normalisation of D's layers",
+    )
+    add(
+        "--d-pretrain",
+        type=_non_negative_int,
+        metavar="STEPS",
+        help="train D alone for STEPS steps (against the untrained G) before G starts",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .models import MODELS
@@ -63,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_train_options(train)
 
     sample = sub.add_parser("sample", help="draw samples from a trained generator into a .npy")
     sample.add_argument("run", type=Path, help="run directory or checkpoint file")
@@ -139,14 +281,24 @@ def _train(args) -> int:
             )
         if args.seed is not None and args.seed != cfg.seed:
             raise GannotesError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
+        for flag, value in _given_options(args).items():
+            stored = getattr(cfg, TRAIN_OPTIONS[flag])
+            if value != stored:
+                raise GannotesError(
+                    f"--{flag.replace('_', '-')} {value} differs from the run's value {stored}; "
+                    "a resumed run keeps its options (start a new --out to change them)"
+                )
     else:
         if ckpt.exists():
             raise GannotesError(
                 f"{args.out} already holds a run; add --resume to continue it, or pick another --out"
             )
         seed = 0 if args.seed is None else args.seed
+        options = {TRAIN_OPTIONS[k]: v for k, v in _given_options(args).items()}
         trainer = Trainer(
-            default_config(args.model, args.dataset, seed=seed), args.out, device=args.device
+            default_config(args.model, args.dataset, seed=seed, **options),
+            args.out,
+            device=args.device,
         )
     print(
         f"data: {trainer.data_source}; device: {trainer.device}; from step {trainer.step}",
@@ -167,6 +319,11 @@ def _train(args) -> int:
         f"wrote {ckpt}, samples.png, history.json"
     )
     return 0
+
+
+def _given_options(args) -> dict:
+    """The training options given on the command line (flag destination -> value)."""
+    return {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None}
 
 
 def _save_points_png(trainer, samples, path: Path) -> None:

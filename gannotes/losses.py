@@ -20,6 +20,7 @@ import torch.nn.functional as F
 __all__ = [
     "G_LOSSES",
     "d_logistic_loss",
+    "d_loss_with_targets",
     "g_loss",
     "g_minimax_loss",
     "g_nonsaturating_loss",
@@ -43,6 +44,28 @@ def d_logistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tor
     _check_logits("real_logits", real_logits)
     _check_logits("fake_logits", fake_logits)
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def d_loss_with_targets(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_target: float | torch.Tensor = 1.0,
+    fake_target: float | torch.Tensor = 0.0,
+) -> torch.Tensor:
+    """D's binary cross-entropy with chosen targets t: E_real[BCE(l, t_r)] + E_fake[BCE(l, t_f)].
+
+    BCE(l, t) = t * softplus(-l) + (1 - t) * softplus(l). Targets 1 and 0 give
+    :func:`d_logistic_loss`; a real target of 0.9 is one-sided label smoothing (Salimans et al.
+    2016, Sec. 3.4); tensor targets ``[N]`` express flipped (noisy) labels.
+    """
+    _check_logits("real_logits", real_logits)
+    _check_logits("fake_logits", fake_logits)
+    bce = F.binary_cross_entropy_with_logits
+    real_target = torch.as_tensor(real_target, dtype=real_logits.dtype, device=real_logits.device)
+    fake_target = torch.as_tensor(fake_target, dtype=fake_logits.dtype, device=fake_logits.device)
+    return bce(real_logits, real_target.expand_as(real_logits)) + bce(
+        fake_logits, fake_target.expand_as(fake_logits)
+    )
 
 
 def g_minimax_loss(fake_logits: torch.Tensor) -> torch.Tensor:

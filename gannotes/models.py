@@ -7,6 +7,10 @@ convolutions (7 -> 14 -> 28) and batch normalisation, the discriminator downsamp
 convolutions and LeakyReLU(0.2); weights are drawn from N(0, 0.02) (Section 4 of the paper).
 
 Every model has a dataclass config whose defaults work; discriminators return logits ``[N]``.
+Two tricks change the discriminator's architecture (see gannotes.tricks): ``pack = m`` makes D
+judge m samples at once (PacGAN: its input has m times the features or channels, and it returns
+one logit per pack), and ``minibatch_std`` adds the minibatch standard deviation feature
+(Karras et al. 2018) before D's last layer.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .tricks import MinibatchStdDev
 
 __all__ = [
     "MODELS",
@@ -28,6 +34,7 @@ __all__ = [
     "build_models",
     "config_for",
     "dcgan_init_",
+    "packed_shape",
 ]
 
 MODELS = ("mlp", "dcgan")
@@ -54,6 +61,9 @@ class MLPConfig:
     hidden: int = 256  # width of every hidden layer
     depth: int = 3  # hidden layers in each network
     tanh_output: bool = False  # squash to [-1, 1]: images yes, toy points no
+    pack: int = 1  # D judges this many samples at once (PacGAN)
+    minibatch_std: bool = False  # D: minibatch standard deviation feature before its last layer
+    mbstd_group: int = 4  # group size of the minibatch std
 
 
 class MLPGenerator(nn.Module):
@@ -77,22 +87,31 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *self.cfg.data_shape)
 
 
+def packed_shape(data_shape: tuple[int, ...], pack: int) -> tuple[int, ...]:
+    """The shape of one packed sample: m samples concatenated along the first axis."""
+    return (data_shape[0] * pack, *data_shape[1:])
+
+
 class MLPDiscriminator(nn.Module):
-    """sample ``[N, *data_shape]`` -> logit ``[N]``."""
+    """sample ``[N, *data_shape]`` -> logit ``[N]``; with ``pack = m``, a pack of m samples
+    ``[N, m * data_shape[0], ...]`` (see gannotes.tricks.pack) -> logit ``[N]``."""
 
     def __init__(self, cfg: MLPConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else MLPConfig()
         layers: list[nn.Module] = []
-        width = math.prod(cfg.data_shape)
+        width = math.prod(cfg.data_shape) * cfg.pack
         for _ in range(cfg.depth):
             layers += [nn.Linear(width, cfg.hidden), nn.LeakyReLU(0.2)]
             width = cfg.hidden
+        if cfg.minibatch_std:
+            layers.append(MinibatchStdDev(cfg.mbstd_group))
+            width += 1
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _assert_shape(x, (None, *self.cfg.data_shape), "x")
+        _assert_shape(x, (None, *packed_shape(self.cfg.data_shape, self.cfg.pack)), "x")
         return self.net(x.flatten(1)).squeeze(1)
 
 
@@ -107,6 +126,9 @@ class DCGANConfig:
     g_width: int = 32  # generator: 2*g_width channels at 7x7, g_width at 14x14
     d_width: int = 32  # discriminator: d_width channels at 14x14, 2*d_width at 7x7
     channels: int = 1
+    pack: int = 1  # D judges this many images at once (PacGAN): channels * pack input channels
+    minibatch_std: bool = False  # D: minibatch standard deviation channel before the 7x7 conv
+    mbstd_group: int = 4  # group size of the minibatch std
 
 
 class DCGANGenerator(nn.Module):
@@ -141,7 +163,7 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image ``[N, 1, 28, 28]`` -> logit ``[N]``.
+    """image ``[N, 1, 28, 28]`` -> logit ``[N]`` (with ``pack = m``: ``[N, m, 28, 28]``).
 
     Two stride-2 convolutions (28 -> 14 -> 7), LeakyReLU(0.2), BatchNorm on the second (not on the
     input layer, as in the paper), then a 7x7 convolution to one logit.
@@ -151,18 +173,20 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else DCGANConfig()
         w = cfg.d_width
+        mbstd = [MinibatchStdDev(cfg.mbstd_group)] if cfg.minibatch_std else []
         self.net = nn.Sequential(
-            nn.Conv2d(cfg.channels, w, 4, 2, 1),  # [N, w, 14, 14]
+            nn.Conv2d(cfg.channels * cfg.pack, w, 4, 2, 1),  # [N, w, 14, 14]
             nn.LeakyReLU(0.2, True),
             nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False),  # [N, 2w, 7, 7]
             nn.BatchNorm2d(2 * w),
             nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * w, 1, 7, 1, 0),  # [N, 1, 1, 1]
+            *mbstd,  # [N, 2w + 1, 7, 7] with the minibatch std channel
+            nn.Conv2d(2 * w + len(mbstd), 1, 7, 1, 0),  # [N, 1, 1, 1]
         )
         dcgan_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _assert_shape(x, (None, self.cfg.channels, 28, 28), "x")
+        _assert_shape(x, (None, self.cfg.channels * self.cfg.pack, 28, 28), "x")
         return self.net(x).flatten()
 
 

@@ -125,6 +125,74 @@ class _Code:
             ["train", "mlp", "--dataset", "ring", "--out", "r", "--steps", "5", "--resume"],
             "--resume: no checkpoint.pt in r; train without it",
         ),
+        (
+            ["train", "mlp", "--dataset", "grid", "--out", "r", "--steps", "5", "--pack", "3"],
+            "must be divisible by pack 3",
+        ),
+        (
+            [
+                "train",
+                "mlp",
+                "--dataset",
+                "ring",
+                "--out",
+                "r",
+                "--steps",
+                "5",
+                "--augment",
+                "cutout",
+            ],
+            "augment 'cutout' does not apply to ring; valid: jitter, translation",
+        ),
+        (
+            ["train", "mlp", "--dataset", "ring", "--out", "r", "--steps", "5", "--ema", "1"],
+            "argument --ema: expected a number in [0, 1), got 1",
+        ),
+        (
+            [
+                "train",
+                "mlp",
+                "--dataset",
+                "ring",
+                "--out",
+                "r",
+                "--steps",
+                "5",
+                "--label-noise",
+                "x",
+            ],
+            "argument --label-noise: expected a number in [0, 0.5], got 'x'",
+        ),
+        (
+            [
+                "train",
+                "mlp",
+                "--dataset",
+                "ring",
+                "--out",
+                "r",
+                "--steps",
+                "5",
+                "--optimizer",
+                "sgd",
+            ],
+            "argument --optimizer: invalid choice: 'sgd'",
+        ),
+        (
+            [
+                "train",
+                "mlp",
+                "--dataset",
+                "ring",
+                "--out",
+                "r",
+                "--steps",
+                "5",
+                "--d-pretrain",
+                "-1",
+            ],
+            "argument --d-pretrain: expected an integer >= 0, got -1",
+        ),
         (["sample", "missing", "--n", "3", "--out", "s.npy"], "checkpoint not found: missing"),
         (["sample", "corrupt.pt", "--n", "3", "--out", "s.npy"], "is corrupt or not a checkpoint"),
         (["sample", "foreign.pt", "--n", "3", "--out", "s.npy"], "is not a gannotes checkpoint"),
@@ -193,3 +261,42 @@ def test_sample_needs_a_npy_path(tmp_path, capsys):
 def test_help_lists_the_commands():
     result = run_cli("--help")
     assert result.returncode == 0 and "train" in result.stdout and "sample" in result.stdout
+
+
+def test_train_help_lists_every_training_option():
+    text = " ".join(run_cli("train", "--help").stdout.split())
+    for flag in (
+        "--batch-size",
+        "--lr-g",
+        "--lr-d",
+        "--d-steps",
+        "--g-loss",
+        "--label-smoothing",
+        "--label-noise",
+        "--instance-noise",
+        "--grad-clip",
+        "--augment",
+        "--minibatch-std",
+        "--pack",
+        "--optimizer",
+        "--ema",
+        "--spectral-norm",
+        "--d-pretrain",
+    ):
+        assert flag in text, flag
+
+
+def test_training_flags_reach_the_config_and_resume_keeps_them(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    flags = ["--pack", "4", "--ema", "0.99", "--lr-d", "0.0005", "--augment", "jitter"]
+    common = ["train", "mlp", "--dataset", "grid", "--out", out, "--quiet"]
+    assert main([*common, "--steps", "6", *flags]) == 0
+    from gannotes.checkpoint import load_checkpoint
+
+    cfg = load_checkpoint(out)["config"]
+    assert (cfg["pack"], cfg["ema"], cfg["lr_d"], cfg["augment"]) == (4, 0.99, 5e-4, "jitter")
+    assert cfg["lr_g"] == load_checkpoint(out)["config"]["lr_g"]  # the recipe's value
+    assert main([*common, "--steps", "8", "--resume", "--pack", "4"]) == 0  # same value: fine
+    assert main([*common, "--steps", "9", "--resume", "--pack", "2"]) == 1
+    assert "--pack 2 differs from the run's value 4" in capsys.readouterr().err
+    assert load_checkpoint(out)["step"] == 8

@@ -14,8 +14,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_top_level_layout():
-    for name in ("README.md", "environment.yml", "notebooks", "gannotes", "tests", "data",
-                 "binder", "pyproject.toml", "Makefile", ".ci/run"):
+    for name in (
+        "README.md",
+        "environment.yml",
+        "notebooks",
+        "gannotes",
+        "tests",
+        "data",
+        "binder",
+        "pyproject.toml",
+        "Makefile",
+        ".ci/run",
+    ):
         assert (ROOT / name).exists(), name
 
 
@@ -33,8 +43,17 @@ def test_dependencies_are_lower_bounds_not_pins():
     deps = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
     assert not [d for d in deps if "==" in d or "<" in d]
     names = {re.split(r"[<>=\[ ]", d)[0] for d in deps}
-    assert {"torch", "numpy", "matplotlib", "tqdm", "jupyterlab", "ipywidgets", "nbval",
-            "papermill", "torchvision"} <= names
+    assert {
+        "torch",
+        "numpy",
+        "matplotlib",
+        "tqdm",
+        "jupyterlab",
+        "ipywidgets",
+        "nbval",
+        "papermill",
+        "torchvision",
+    } <= names
 
 
 def test_binder_uses_cpu_torch_and_installs_without_resolving():
