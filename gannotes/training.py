@@ -30,6 +30,7 @@ from torch import nn
 
 from .checkpoint import CHECKPOINT_NAME, GannotesError, load_checkpoint, save_checkpoint
 from .data import DATASETS, TOY_DATASETS, load_fashion_mnist, toy_data
+from .hardware import limit_threads
 from .losses import G_LOSSES, d_logistic_loss, d_loss_with_targets, g_loss
 from .models import MODELS, DCGANConfig, MLPConfig, build_models, config_for
 from .tricks import (
@@ -370,6 +371,8 @@ class Trainer:
     ):
         self.config = config
         self.device = select_device(device)
+        if self.device.type == "cpu":
+            limit_threads()  # a container's CPU quota (Binder: 1 CPU), not the host's cores
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.model_cfg = config.model_cfg()
 
