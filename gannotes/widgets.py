@@ -1,0 +1,474 @@
+"""GAN Lab in a notebook: a 2-D GAN that trains live, with its knobs in reach.
+
+After GAN Lab (Kahng, Thorat, Chau, Viegas and Wattenberg, "GAN Lab: Understanding Complex Deep
+Generative Models using Interactive Visual Experimentation", IEEE VIS 2018), which runs in the
+browser: the same essentials, but trained by this package's own step. One frame shows
+
+* real points (blue) and generated points G(z) for a fixed z (orange);
+* the discriminator's decision surface D(x) = sigmoid(logit) as a heatmap (red: "real");
+* the generator's gradient arrows: for a subset of generated points x = G(z), the direction
+  -dL_G/dx in which the generator's loss pushes each point (through D only, D frozen).
+
+Two layers, so the logic is testable without a browser:
+
+* :class:`GANLab` is plain Python: a :class:`gannotes.training.Trainer` on "ring" or "grid",
+  ``step(n)`` (n calls of ``Trainer.train_step``, i.e. Algorithm 1 with the config's tricks),
+  ``set_option(name, value)``, ``reset(seed)``, ``frame()`` (numpy arrays to draw) and
+  ``render_png()``; :func:`draw` paints a frame on a matplotlib Axes.
+* :func:`gan_lab` wraps it in ipywidgets (imported only there): an ``ipywidgets.Play`` ticker
+  (play / pause / stop, driven by the browser, so no thread runs in the kernel), Step and Reset
+  buttons, sliders and dropdowns for the options, and an ``ipywidgets.Image`` showing the frame
+  rendered to PNG with matplotlib's Agg canvas (no interactive backend needed).
+
+Options (``GANLab.set_option``): ``LIVE_OPTIONS`` change the running trainer at once (the
+learning rates are written into the optimizers' ``param_groups``; the rest are the config fields
+that ``Trainer.step_options`` and ``Trainer.train_step`` read at every step). ``RESET_OPTIONS``
+change the models or the data, so they are stored and take effect at the next ``reset()``.
+Instance noise is constant here (its annealing is stretched to 10^9 steps) so that the knob
+means the same at step 10 and at step 10,000.
+
+Speed, on one CPU thread (``benchmark_frame``): one frame of the default app (10 steps of a
+64-wide MLP pair on batches of 256: 0.05 s; the frame's arrays: 0.005 s; the PNG: 0.11 s) takes
+about 0.18 s; the ring's modes appear after about 2,000 steps, a minute or two of play.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from torch import nn
+
+from .data import TOY_DATASETS, toy_data
+from .losses import G_LOSSES, g_loss
+from .metrics import mode_coverage
+from .training import TrainConfig, Trainer, default_config
+from .tricks import pack
+from .viz import decision_surface, plot_points
+
+__all__ = ["LIVE_OPTIONS", "RESET_OPTIONS", "GANLab", "benchmark_frame", "draw", "gan_lab"]
+
+# Options that act on the running trainer at once / that need reset() (new models or data).
+LIVE_OPTIONS = (
+    "lr_g",
+    "lr_d",
+    "d_steps",  # k
+    "g_loss",  # "nonsaturating" or "minimax"
+    "batch_size",
+    "label_smoothing",
+    "label_noise",
+    "instance_noise",
+    "grad_clip",  # None or 0: off
+    "augment",  # "", "jitter", "translation", "jitter,translation"
+)
+RESET_OPTIONS = ("dataset", "pack", "minibatch_std", "spectral_norm", "optimizer", "ema", "hidden")
+LIMITS = {"ring": 1.6, "grid": 6.0}  # the square [-a, a]^2 shown for each toy set
+
+
+class _PointView(nn.Module):
+    """D on single points ``[N, 2] -> [N]``: with PacGAN packing m, a point is judged as a pack
+    of m copies of itself (the layout of ``gannotes.tricks.pack``)."""
+
+    def __init__(self, D: nn.Module, m: int):
+        super().__init__()
+        self.D, self.m = D, m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D(x.repeat(1, self.m))
+
+
+class GANLab:
+    """A live 2-D GAN: a Trainer plus what it takes to look at it frame by frame.
+
+    Args:
+        dataset: "ring" (8 modes) or "grid" (25 modes).
+        seed: seeds models, data and the fixed noise (``reset(seed)`` starts over).
+        hidden: width of G's and D's hidden layers (small, for speed on one CPU).
+        n_points: real and generated points drawn per frame (a fixed z batch).
+        n_arrows: generated points that get a gradient arrow (the first ones of the batch).
+        resolution: grid size of the decision surface (``resolution x resolution``).
+        **overrides: TrainConfig fields on top of ``default_config("mlp", dataset)``.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "ring",
+        seed: int = 0,
+        *,
+        hidden: int = 64,
+        n_points: int = 256,
+        n_arrows: int = 64,
+        resolution: int = 60,
+        **overrides: Any,
+    ):
+        if dataset not in TOY_DATASETS:
+            raise ValueError(f"GANLab draws 2-D points: dataset must be one of {TOY_DATASETS}")
+        if not 1 <= n_arrows <= n_points:
+            raise ValueError(f"n_arrows must be in [1, n_points={n_points}], got {n_arrows}")
+        base = dict(instance_noise_steps=10**9, n_fixed=n_points, log_every=1)
+        model_config = {"hidden": hidden, **overrides.pop("model_config", {})}
+        self.config: TrainConfig = default_config(
+            "mlp", dataset, seed=seed, model_config=model_config, **{**base, **overrides}
+        )
+        self.n_points, self.n_arrows, self.resolution = n_points, n_arrows, resolution
+        self.needs_reset = False  # a RESET_OPTIONS value waits for reset()
+        self._figure: Figure | None = None
+        self.reset(seed)
+
+    # ------------------------------------------------------------------ training
+    def reset(self, seed: int | None = None) -> None:
+        """Start over: new models and optimizers from ``self.config`` (with ``seed``, if given)."""
+        if seed is not None:
+            self.config = replace(self.config, seed=int(seed))
+        self.trainer = Trainer(replace(self.config), out_dir=None, device="cpu")
+        gen = torch.Generator().manual_seed(self.config.seed + 5)
+        self.real = toy_data(self.config.dataset, self.n_points, generator=gen)  # [P, 2]
+        self.last: dict[str, float] = {}
+        self.needs_reset = False
+
+    @property
+    def lim(self) -> float:
+        """Half the width of the square shown, for the running trainer's dataset."""
+        return LIMITS[self.trainer.config.dataset]
+
+    def step(self, n: int = 1) -> dict[str, float]:
+        """``n`` adversarial steps of the package's training step; returns the last one's stats."""
+        for _ in range(int(n)):
+            self.last = self.trainer.train_step()
+        return self.last
+
+    def set_option(self, name: str, value: Any) -> bool:
+        """Set option ``name``; returns True when it acts now, False when it waits for reset().
+
+        Values are validated by TrainConfig (a bad value raises ValueError and changes nothing).
+        """
+        if name == "hidden":
+            model_config = {**self.config.model_config, "hidden": int(value)}
+            self.config = replace(self.config, model_config=model_config)
+            self.needs_reset = True
+            return False
+        if name not in LIVE_OPTIONS + RESET_OPTIONS:
+            raise ValueError(
+                f"unknown option {name!r}; live: {', '.join(LIVE_OPTIONS)}; "
+                f"on reset: {', '.join(RESET_OPTIONS)}"
+            )
+        if name == "grad_clip" and not value:
+            value = None  # 0 (a dropdown's "off") or None: no clipping
+        if name == "g_loss" and value not in G_LOSSES:
+            raise ValueError(f"unknown g_loss {value!r}; valid: {', '.join(G_LOSSES)}")
+        if name == "dataset" and value not in TOY_DATASETS:
+            raise ValueError(f"dataset must be one of {TOY_DATASETS}, got {value!r}")
+        self.config = replace(self.config, **{name: value})  # runs TrainConfig's checks
+        if name in RESET_OPTIONS:
+            self.needs_reset = True
+            return False
+        trainer = self.trainer
+        trainer.config = replace(trainer.config, **{name: value})  # read by train_step
+        if name in ("lr_g", "lr_d"):
+            opt = trainer.opt_g if name == "lr_g" else trainer.opt_d
+            for group in opt.param_groups:
+                group["lr"] = float(value)
+        return True
+
+    # ------------------------------------------------------------------ looking
+    def generator_arrows(self, x: torch.Tensor) -> torch.Tensor:
+        """``-dL_G/dx`` at generated points ``x`` ``[N, 2]``: where G's loss pushes each point.
+
+        L_G is the config's generator loss on D's view of ``x`` (packed as in training; no
+        instance noise or augmentation, so the arrows do not flicker), the mean over the N
+        points, as in the step. Autograd runs through D only, in eval mode: D's parameters get
+        no gradient and its state (spectral norm's power iteration) does not move. ``[N, 2]``
+        """
+        D = self.trainer.D
+        x = x.detach().clone().requires_grad_(True)
+        was_training = D.training
+        D.eval()
+        try:
+            with torch.enable_grad():
+                loss = g_loss(self.trainer.config.g_loss, D(pack(x, self.trainer.config.pack)))
+                (grad,) = torch.autograd.grad(loss, x)
+        finally:
+            D.train(was_training)
+        return -grad
+
+    def frame(self) -> dict[str, Any]:
+        """What one picture needs, as numpy arrays (and numbers).
+
+        Keys: ``real`` ``[P, 2]``, ``fake`` ``[P, 2]`` (G of the fixed noise), ``arrow_at``
+        ``[A, 2]`` and ``arrows`` ``[A, 2]`` (``-dL_G/dx``, see :meth:`generator_arrows`),
+        ``xx``, ``yy``, ``probs`` ``[R, R]`` (D's probability on a grid, for contourf), ``lim``,
+        ``step``, ``loss_d``, ``loss_g``, ``d_real``, ``d_fake`` (NaN before the first step),
+        ``modes`` and ``n_modes`` (modes covered by the generated points, of how many).
+        """
+        trainer = self.trainer
+        with torch.no_grad():
+            fake = trainer.G(trainer.fixed_z)  # [P, 2]
+        m = trainer.config.pack
+        n_arrows = max(m, self.n_arrows - self.n_arrows % m)
+        arrow_at = fake[:n_arrows]
+        arrows = self.generator_arrows(arrow_at)
+        xx, yy, probs = decision_surface(
+            _PointView(trainer.D, m), lim=self.lim, resolution=self.resolution
+        )
+        coverage = mode_coverage(fake, trainer.config.dataset)
+        nan = float("nan")
+        return {
+            "real": self.real.numpy(),
+            "fake": fake.numpy(),
+            "arrow_at": arrow_at.numpy(),
+            "arrows": arrows.numpy(),
+            "xx": xx,
+            "yy": yy,
+            "probs": probs,
+            "lim": self.lim,
+            "step": trainer.step,
+            **{k: self.last.get(k, nan) for k in ("loss_d", "loss_g", "d_real", "d_fake")},
+            "modes": coverage.modes,
+            "n_modes": len(coverage.histogram),
+        }
+
+    def render_png(self, frame: dict[str, Any] | None = None, dpi: int = 72) -> bytes:
+        """The frame (default: a fresh ``frame()``) drawn by :func:`draw`, as PNG bytes.
+
+        One Agg figure is kept and redrawn, so no pyplot window or backend is involved.
+        """
+        frame = self.frame() if frame is None else frame
+        if self._figure is None:
+            fig = Figure(figsize=(5.4, 4.5))
+            FigureCanvasAgg(fig)
+            ax = fig.add_axes((0.08, 0.08, 0.72, 0.82))
+            cax = fig.add_axes((0.84, 0.08, 0.03, 0.82))
+            mappable = ScalarMappable(Normalize(0.0, 1.0), cmap="coolwarm")
+            fig.colorbar(mappable, cax=cax, label="D(x): probability of real")
+            self._figure = fig
+        fig = self._figure
+        ax = fig.axes[0]
+        ax.clear()
+        draw(frame, ax)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
+
+
+def draw(frame: dict[str, Any], ax: Any, arrow_length: float = 0.06) -> Any:
+    """Paint a :meth:`GANLab.frame` on ``ax``: D's heatmap, points, arrows, and a title.
+
+    Arrows show each point's own push, ``N * (-dL_G/dx)`` (N points share the mean loss), times
+    ``arrow_length * 2 * lim``; so a saturated minimax loss shows as vanishing arrows. Each is
+    capped at a quarter of the plot's width. Returns the Axes.
+    """
+    lim = frame["lim"]
+    levels = np.linspace(0.0, 1.0, 11)
+    ax.contourf(frame["xx"], frame["yy"], frame["probs"], levels=levels, cmap="coolwarm")
+    plot_points(real=frame["real"], fake=frame["fake"], ax=ax, lim=lim)
+    push = frame["arrows"] * len(frame["arrows"]) * arrow_length * 2 * lim  # [A, 2]
+    norm = np.linalg.norm(push, axis=1, keepdims=True)
+    cap = 0.25 * 2 * lim
+    push = push * np.minimum(1.0, cap / np.maximum(norm, 1e-12))
+    at = frame["arrow_at"]
+    ax.quiver(
+        at[:, 0],
+        at[:, 1],
+        push[:, 0],
+        push[:, 1],
+        angles="xy",
+        scale_units="xy",
+        scale=1.0,
+        width=0.004,
+        color="black",
+        alpha=0.7,
+    )
+    ax.set_title(
+        f"step {frame['step']}  loss D {frame['loss_d']:.3f}  G {frame['loss_g']:.3f}  "
+        f"D(x) {frame['d_real']:.2f}  D(G(z)) {frame['d_fake']:.2f}  "
+        f"modes {frame['modes']}/{frame['n_modes']}",
+        fontsize=8,
+    )
+    return ax
+
+
+def benchmark_frame(lab: GANLab, steps_per_frame: int = 10, frames: int = 10) -> float:
+    """Median seconds of one frame: ``steps_per_frame`` steps, ``frame()`` and the PNG."""
+    lab.render_png()  # build the figure once
+    times = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        lab.step(steps_per_frame)
+        lab.render_png()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def gan_lab(
+    dataset: str = "ring",
+    seed: int = 0,
+    *,
+    steps_per_frame: int = 10,
+    interval_ms: int = 250,
+    min_tick_gap_s: float = 0.02,
+    **lab_kwargs: Any,
+) -> Any:
+    """The GAN Lab app: an ipywidgets VBox around a :class:`GANLab`.
+
+    Play / pause / stop is an ``ipywidgets.Play`` ticker: the browser advances its value every
+    ``interval_ms`` and each new value runs ``steps_per_frame`` steps and redraws, in the
+    kernel's own thread (no background thread to stop). Ticks that queued up while a slow frame
+    ran arrive back to back; one arriving less than ``min_tick_gap_s`` after the last frame
+    finished is dropped, so pausing takes effect at once. Step runs one frame's steps; Reset
+    rebuilds the models with the seed box's seed and the options marked "(on reset)".
+
+    For scripts and tests the box exposes ``lab``, ``controls`` (a dict of the widgets by name),
+    ``image``, ``status``, ``play``, and the callbacks ``on_step()``, ``on_play_tick()``,
+    ``on_reset()``, ``redraw()``.
+    """
+    import ipywidgets as widgets
+
+    lab = GANLab(dataset, seed, **lab_kwargs)
+    cfg = lab.config
+    style = {"description_width": "110px"}
+    layout = widgets.Layout(width="330px")
+
+    def log_slider(name, value):
+        return widgets.FloatLogSlider(
+            value=value,
+            base=10,
+            min=-5,
+            max=-1,
+            step=0.25,
+            description=name,
+            readout_format=".1e",
+            continuous_update=False,
+            style=style,
+            layout=layout,
+        )
+
+    def slider(name, value, hi, step=0.05):
+        return widgets.FloatSlider(
+            value=value,
+            min=0.0,
+            max=hi,
+            step=step,
+            description=name,
+            continuous_update=False,
+            style=style,
+            layout=layout,
+        )
+
+    def dropdown(name, options, value):
+        return widgets.Dropdown(
+            options=options, value=value, description=name, style=style, layout=layout
+        )
+
+    controls = {
+        "lr_g": log_slider("lr G", cfg.lr_g),
+        "lr_d": log_slider("lr D", cfg.lr_d),
+        "d_steps": widgets.IntSlider(
+            value=cfg.d_steps,
+            min=1,
+            max=10,
+            description="k (D steps)",
+            continuous_update=False,
+            style=style,
+            layout=layout,
+        ),
+        "g_loss": dropdown("G loss", list(G_LOSSES), cfg.g_loss),
+        "label_smoothing": slider("label smoothing", cfg.label_smoothing, 0.3),
+        "label_noise": slider("label noise", cfg.label_noise, 0.3),
+        "instance_noise": slider("instance noise", cfg.instance_noise, 0.5 * lab.lim / 1.6),
+        "grad_clip": dropdown(
+            "grad clip",
+            [("off", 0.0), ("10", 10.0), ("1", 1.0), ("0.1", 0.1)],
+            cfg.grad_clip or 0.0,
+        ),
+        "augment": dropdown(
+            "DiffAugment", ["", "jitter", "translation", "jitter,translation"], cfg.augment
+        ),
+        "pack": dropdown("pack (on reset)", [1, 2, 4], cfg.pack),
+        "minibatch_std": widgets.Checkbox(
+            value=cfg.minibatch_std, description="minibatch std (on reset)", style=style
+        ),
+        "spectral_norm": widgets.Checkbox(
+            value=cfg.spectral_norm, description="spectral norm (on reset)", style=style
+        ),
+        "dataset": dropdown("data (on reset)", list(TOY_DATASETS), cfg.dataset),
+    }
+    steps_box = widgets.IntSlider(
+        value=steps_per_frame,
+        min=1,
+        max=50,
+        description="steps / frame",
+        style=style,
+        layout=layout,
+    )
+    seed_box = widgets.IntText(value=int(seed), description="seed", style=style, layout=layout)
+    play = widgets.Play(value=0, min=0, max=10**9, step=1, interval=interval_ms)
+    step_button = widgets.Button(description="Step", icon="step-forward")
+    reset_button = widgets.Button(description="Reset", icon="refresh")
+    image = widgets.Image(format="png")
+    status = widgets.HTML()
+    state = {"done": 0.0}
+
+    def redraw() -> None:
+        image.value = lab.render_png()
+        note = " <b>options changed: press Reset</b>" if lab.needs_reset else ""
+        status.value = f"step {lab.trainer.step}{note}"
+
+    def on_step(_=None) -> None:
+        lab.step(steps_box.value)
+        redraw()
+        state["done"] = time.perf_counter()
+
+    def on_play_tick(change=None) -> None:
+        if change is not None and change["new"] <= change["old"]:
+            return  # the stop button rewinds the ticker: not a tick
+        if time.perf_counter() - state["done"] < min_tick_gap_s:
+            return  # a tick queued during the last frame
+        on_step()
+
+    def on_reset(_=None) -> None:
+        play.playing = False
+        lab.reset(seed_box.value)
+        redraw()
+
+    def on_option(name):
+        def handler(change) -> None:
+            try:
+                lab.set_option(name, change["new"])
+            except ValueError as err:  # e.g. batch size not divisible by pack
+                status.value = f"<span style='color:red'>{err}</span>"
+                return
+            if not lab.needs_reset:
+                redraw()
+            else:
+                status.value = f"step {lab.trainer.step} <b>options changed: press Reset</b>"
+
+        return handler
+
+    for name, widget in controls.items():
+        widget.observe(on_option(name), names="value")
+    play.observe(on_play_tick, names="value")
+    step_button.on_click(on_step)
+    reset_button.on_click(on_reset)
+    redraw()
+
+    buttons = widgets.HBox([play, step_button, reset_button, seed_box])
+    panel = widgets.VBox([steps_box, *controls.values()])
+    box = widgets.VBox([buttons, widgets.HBox([image, panel]), status])
+    box.lab, box.controls, box.image, box.status, box.play = lab, controls, image, status, play
+    box.steps_box, box.seed_box = steps_box, seed_box
+    box.step_button, box.reset_button = step_button, reset_button
+    box.on_step, box.on_play_tick, box.on_reset, box.redraw = (
+        on_step,
+        on_play_tick,
+        on_reset,
+        redraw,
+    )
+    return box

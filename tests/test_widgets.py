@@ -1,0 +1,179 @@
+"""GAN Lab (gannotes.widgets): the training logic and the widget's callbacks, without a browser."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gannotes import widgets
+from gannotes.widgets import GANLab
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_lab(**kwargs) -> GANLab:
+    options = dict(hidden=16, n_points=32, n_arrows=8, resolution=12, batch_size=32)
+    return GANLab("ring", 0, **{**options, **kwargs})
+
+
+def test_step_advances_the_trainer_and_moves_g():
+    lab = small_lab()
+    before = [p.detach().clone() for p in lab.trainer.G.parameters()]
+    stats = lab.step(3)
+    assert lab.trainer.step == 3
+    assert set(stats) >= {"loss_d", "loss_g", "d_real", "d_fake"}
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before, lab.trainer.G.parameters(), strict=True)
+    )
+
+
+def test_set_option_changes_learning_rates_and_k():
+    lab = small_lab()
+    assert lab.set_option("lr_g", 3e-3) and lab.set_option("lr_d", 7e-4)
+    assert [g["lr"] for g in lab.trainer.opt_g.param_groups] == [3e-3]
+    assert [g["lr"] for g in lab.trainer.opt_d.param_groups] == [7e-4]
+
+    d_updates, g_updates = [], []
+    lab.trainer.opt_d.register_step_post_hook(lambda *_: d_updates.append(1))
+    lab.trainer.opt_g.register_step_post_hook(lambda *_: g_updates.append(1))
+    lab.step(2)
+    assert (len(d_updates), len(g_updates)) == (2, 2)  # k = 1 by default
+    assert lab.set_option("d_steps", 3)
+    lab.step(2)
+    assert (len(d_updates), len(g_updates)) == (2 + 6, 2 + 2)
+
+
+def test_set_option_live_tricks_reach_step_options_and_reset_ones_wait():
+    lab = small_lab()
+    assert lab.set_option("label_smoothing", 0.1)
+    assert lab.set_option("instance_noise", 0.2)
+    assert lab.set_option("grad_clip", 1.0)
+    assert lab.set_option("g_loss", "minimax")
+    opts = lab.trainer.step_options()
+    assert opts.real_target == pytest.approx(0.9)
+    assert opts.instance_noise == pytest.approx(0.2, rel=1e-6)  # constant: no annealing here
+    assert opts.grad_clip == 1.0
+    assert lab.trainer.config.g_loss == "minimax"
+    lab.step(1)
+
+    assert lab.set_option("pack", 2) is False  # changes D: waits for reset()
+    assert lab.needs_reset and lab.trainer.step_options().pack == 1
+    lab.step(1)  # still trains with the old models
+    lab.reset(seed=1)
+    assert not lab.needs_reset and lab.trainer.step_options().pack == 2
+    assert lab.trainer.step == 0 and lab.trainer.config.seed == 1
+    assert lab.trainer.config.label_smoothing == pytest.approx(0.1)  # kept through the reset
+    frame = lab.frame()  # the surface and arrows work on packed D
+    assert frame["arrows"].shape == (8, 2)
+
+    with pytest.raises(ValueError):
+        lab.set_option("label_smoothing", 1.5)
+    with pytest.raises(ValueError):
+        lab.set_option("g_loss", "wasserstein")
+    with pytest.raises(ValueError):
+        lab.set_option("momentum", 0.9)
+    assert lab.trainer.config.label_smoothing == pytest.approx(0.1)  # unchanged
+
+
+class LinearD(nn.Module):
+    """logit(x) = w . x: the non-saturating loss mean(softplus(-w.x)) has gradient
+    -(1 - sigmoid(w.x)) w / N at each point, so -gradient points along +w."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "minimax"])
+def test_arrows_are_minus_the_generator_loss_gradient(loss):
+    lab = small_lab(g_loss=loss)
+    w = [0.6, -0.8]
+    lab.trainer.D = LinearD(w)
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.5], [-2.0, 1.0], [0.3, -0.3]])
+    arrows = lab.generator_arrows(x)
+
+    wt = torch.tensor(w)
+    s = torch.sigmoid(x @ wt)[:, None]
+    # the reference: d/dx of mean softplus(-w.x) is -(1-s) w / N; of mean -softplus(w.x), -s w / N
+    grad = -(1 - s) * wt / len(x) if loss == "nonsaturating" else -s * wt / len(x)
+    torch.testing.assert_close(arrows, -grad)
+    cos = (arrows @ wt) / (arrows.norm(dim=1) * wt.norm())
+    torch.testing.assert_close(cos, torch.ones(len(x)))  # along +w: toward "real"
+    assert lab.trainer.D.w.grad is None  # autograd went through D without touching it
+
+
+def test_frame_has_the_arrays_to_draw():
+    lab = small_lab()
+    lab.step(1)
+    frame = lab.frame()
+    assert frame["real"].shape == frame["fake"].shape == (32, 2)
+    assert frame["arrow_at"].shape == frame["arrows"].shape == (8, 2)
+    np.testing.assert_array_equal(frame["arrow_at"], frame["fake"][:8])
+    assert frame["xx"].shape == frame["yy"].shape == frame["probs"].shape == (12, 12)
+    assert ((frame["probs"] >= 0) & (frame["probs"] <= 1)).all()
+    assert frame["lim"] == widgets.LIMITS["ring"]
+    assert frame["step"] == 1 and frame["n_modes"] == 8 and 0 <= frame["modes"] <= 8
+    assert np.isfinite([frame[k] for k in ("loss_d", "loss_g", "d_real", "d_fake")]).all()
+    png = lab.render_png(frame)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_app_steps_plays_and_reacts_to_its_controls():
+    pytest.importorskip("ipywidgets")
+    app = widgets.gan_lab(
+        "ring",
+        0,
+        steps_per_frame=2,
+        min_tick_gap_s=0.0,
+        hidden=16,
+        n_points=32,
+        n_arrows=8,
+        resolution=12,
+        batch_size=32,
+    )
+    lab, image = app.lab, app.image
+    first = image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n" and lab.trainer.step == 0
+
+    app.step_button.click()
+    assert lab.trainer.step == 2 and image.value != first
+    assert "step 2" in app.status.value
+
+    app.play.value += 1  # the browser's ticker advancing, as Play does
+    app.play.value += 1
+    assert lab.trainer.step == 6
+    app.play.value = 0  # the stop button rewinds: no step
+    assert lab.trainer.step == 6
+
+    app.controls["lr_g"].value = 1e-2
+    assert lab.trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-2)
+    app.controls["d_steps"].value = 2
+    assert lab.trainer.config.d_steps == 2
+    app.controls["g_loss"].value = "minimax"
+    assert lab.trainer.config.g_loss == "minimax"
+
+    clip = app.controls["grad_clip"]
+    assert clip.label == "off"
+    clip.value = 1.0
+    assert lab.trainer.step_options().grad_clip == 1.0
+    clip.index = 0
+    assert lab.trainer.step_options().grad_clip is None
+
+    app.controls["spectral_norm"].value = True  # waits for Reset
+    assert lab.needs_reset and "Reset" in app.status.value
+    app.seed_box.value = 4
+    app.reset_button.click()
+    assert lab.trainer.step == 0 and lab.trainer.config.seed == 4
+    assert lab.trainer.config.spectral_norm and not lab.needs_reset
+    assert lab.trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-2)  # kept
+    app.on_play_tick()
+    assert lab.trainer.step == 2
