@@ -29,62 +29,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _number(cast, low: float, high: float = float("inf"), *, low_open=False, high_open=True):
+    """An argparse type: ``cast(text)`` between low and high, else a one-line error."""
+    noun = "integer" if cast is int else "number"
+    if high < float("inf"):
+        wanted = (
+            f"a {noun} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        )
+    elif low_open or low > 0:
+        wanted = f"a positive {noun}"
+    else:
+        wanted = f"{'an' if cast is int else 'a'} {noun} >= {low:g}"
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _unit_float(high: float, high_closed: bool):
-    """A float in [0, high] (or [0, high)), as an argparse type."""
-
-    def parse(text: str) -> float:
-        interval = f"[0, {high}{']' if high_closed else ')'}"
+    def parse(text: str):
         try:
-            value = float(text)
+            value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a number in {interval}, got {text!r}"
-            ) from None
-        if not (0 <= value and (value <= high if high_closed else value < high)):
-            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (above and below):  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
         return value
 
     return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
+_positive_int = _number(int, 1)
+_positive_float = _number(float, 0.0, low_open=True)
+_non_negative_int = _number(int, 0)
+_non_negative_float = _number(float, 0.0)
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def _unit_float(high: float, high_closed: bool):
+    """A float in [0, high] (or [0, high)), as an argparse type."""
+    return _number(float, 0.0, high, high_open=not high_closed)
 
 
 # flag destination -> TrainConfig field; None in args means "the recipe's value"
