@@ -13,6 +13,12 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")  # the venv's kernel, not a user-wide one
+# nbval reads a cell's iopub messages only after the cell has finished; a progress bar redrawn
+# 10 times a second for a minute-long training run overflows the kernel's iopub queue (1,000
+# messages), the final "idle" message is dropped and nbval fails the cell with "Timeout of 5
+# seconds exceeded waiting for output" (seen on notebook 07's 1,500-step DCGAN). tqdm reads its
+# defaults from TQDM_* variables: redraw at most every 5 s under test.
+os.environ.setdefault("TQDM_MININTERVAL", "5")
 
 
 class _NbformatWithExpectedOutputs:
