@@ -44,6 +44,12 @@ def extra_recipes() -> None:
     RECIPES.update(
         {
             "b256_lr1e-3": lambda ds: d(batch_size=256, lr_g=1e-3, lr_d=1e-3),
+            # the default with PacGAN packing on top (what `train ... --pack 4` runs)
+            "default_pack4": lambda ds: "default_pack4",
+            # the default without the minibatch std (faster, fewer modes)
+            "h128_lr2e-3_lin": lambda ds: d(
+                batch_size=256, lr_g=2e-3, lr_d=2e-3, lr_decay="linear", model_config=d(hidden=128)
+            ),
             "pack4": lambda ds: d(batch_size=256, lr_g=1e-3, lr_d=1e-3, pack=4),
             "pack4_ema": lambda ds: d(batch_size=256, lr_g=1e-3, lr_d=1e-3, pack=4, ema=0.999),
             "pack4_lr5e-4_ema": lambda ds: d(
@@ -73,6 +79,8 @@ def config_for_recipe(name: str, dataset: str, seed: int) -> TrainConfig:
     spec = RECIPES[name](dataset)
     if spec == "default":
         return default_config("mlp", dataset, seed=seed)
+    if spec == "default_pack4":
+        return default_config("mlp", dataset, seed=seed, pack=4)
     if "model" in spec:
         return TrainConfig(**spec, seed=seed)
     return TrainConfig(model="mlp", dataset=dataset, seed=seed, snapshot_every=10**6, **spec)

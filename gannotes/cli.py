@@ -243,6 +243,16 @@ def _evaluate(args) -> int:
 
 
 def _train(args) -> int:
+    import os
+
+    import torch
+
+    from .data import TOY_DATASETS
+
+    if args.dataset in TOY_DATASETS and "OMP_NUM_THREADS" not in os.environ:
+        # The toy MLPs are too small for intra-op threads to pay: one thread, and no risk of
+        # spinning threads fighting other work for the cores.
+        torch.set_num_threads(1)
     from .checkpoint import CHECKPOINT_NAME, GannotesError, write_json
     from .training import Trainer, default_config
     from .viz import save_image_grid

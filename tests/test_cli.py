@@ -74,6 +74,24 @@ def test_resume_to_40_equals_training_40(tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+def test_toy_resume_equals_a_straight_run_with_the_default_lr_decay(tmp_path):
+    common = ["--dataset", "grid", "--quiet"]
+    assert main(["train", "mlp", "--out", str(tmp_path / "a"), "--steps", "40", *common]) == 0
+    assert main(["train", "mlp", "--out", str(tmp_path / "b"), "--steps", "20", *common]) == 0
+    assert (
+        main(["train", "mlp", "--out", str(tmp_path / "b"), "--steps", "40", "--resume", *common])
+        == 0
+    )
+    for run in "ab":
+        assert (
+            main(
+                ["sample", str(tmp_path / run), "--n", "100", "--out", str(tmp_path / f"{run}.npy")]
+            )
+            == 0
+        )
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
 def _corrupt(path: Path):
     path.write_bytes(b"\x00garbage" * 10)
 

@@ -26,6 +26,7 @@ from gannotes.training import (
     default_config,
     generate,
     load_generator,
+    lr_factor,
     select_device,
 )
 
@@ -173,6 +174,58 @@ def test_exact_resume_matches_an_uninterrupted_run(tmp_path, images):
     assert torch.equal(straight.sample(50, seed=3), resumed.sample(50, seed=3))
     assert same_numbers(straight.history, resumed.history)
     assert straight.snapshot_steps == resumed.snapshot_steps
+
+
+def test_lr_decay_follows_the_budget_and_resumes_exactly(tmp_path):
+    assert lr_factor("", 0.7) == 1.0
+    assert lr_factor("linear", 0.0) == 1.0 and lr_factor("linear", 0.75) == pytest.approx(0.25)
+    assert lr_factor("cosine", 0.5) == pytest.approx(0.5) and lr_factor("cosine", 1.0) == 0.0
+    assert lr_factor("linear", 0.25, start=0.5) == 1.0
+    assert lr_factor("linear", 0.75, start=0.5) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="unknown lr_decay"):
+        small_toy(lr_decay="step")
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        small_toy(lr_decay="linear", lr_decay_start=1.0)
+
+    with pytest.raises(ValueError, match="lr_decay_steps must be >= 0"):
+        small_toy(lr_decay="linear", lr_decay_steps=-1)
+
+    cfg = small_toy(lr_decay="linear", lr_decay_steps=0, lr_g=1e-3, lr_d=2e-3, checkpoint_every=5)
+    seen = []
+    t = Trainer(cfg, tmp_path / "a")
+
+    def record(trainer, row):
+        lrs = (trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"])
+        seen.append((trainer.step, *lrs))
+
+    t.run(steps=20, progress=False, callback=record)
+    # the lr of step s (0-based) is lr * (1 - s / 20); the last step ran at lr / 20
+    assert seen[-1] == (20, pytest.approx(1e-3 / 20), pytest.approx(2e-3 / 20))
+
+    def interrupt(trainer, row):  # an interrupted run (Ctrl-C at step 10), resumed
+        if trainer.step == 10:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    Trainer(cfg, tmp_path / "b").run(steps=20, progress=False, callback=interrupt)
+    resumed = Trainer.resume(tmp_path / "b")
+    assert resumed.step == 10
+    resumed.run(steps=20, progress=False)
+    assert torch.equal(t.sample(50, seed=3), resumed.sample(50, seed=3))
+    assert same_numbers(t.history, resumed.history)
+
+
+def test_lr_decay_over_a_fixed_horizon_ignores_the_budget(tmp_path):
+    """With lr_decay_steps the schedule is fixed, so 20 steps then a resume to 40 is 40 straight."""
+    cfg = small_toy(lr_decay="linear", lr_decay_steps=30, lr_g=1e-3, lr_d=1e-3)
+    straight = Trainer(cfg, tmp_path / "a")
+    straight.run(steps=40, progress=False)
+    assert straight.opt_g.param_groups[0]["lr"] == 0.0  # past the horizon: decayed to 0
+    first = Trainer(cfg, tmp_path / "b")
+    first.run(steps=20, progress=False)
+    assert first.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 19 / 30))
+    resumed = Trainer.resume(tmp_path / "b")
+    resumed.run(steps=40, progress=False)
+    assert torch.equal(straight.sample(50, seed=3), resumed.sample(50, seed=3))
 
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

@@ -289,6 +289,8 @@ TRICKS = dict(
 
 
 def test_exact_resume_with_tricks_on(tmp_path):
+    # the toy recipe's lr decay runs over a fixed horizon of steps, so it resumes exactly too
+    assert small_toy().lr_decay and small_toy().lr_decay_steps
     straight = Trainer(small_toy(**TRICKS), tmp_path / "a")
     straight.run(steps=40, progress=False)
     first = Trainer(small_toy(**TRICKS), tmp_path / "b")
