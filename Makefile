@@ -8,6 +8,8 @@ PYTHON  ?= python3
 # the package itself only requires torch>=2.2 (see pyproject.toml).
 TORCH_SPEC  ?= torch==2.13.0
 LAB_ARGS    ?=
+# Jupyter refuses to start as root without --allow-root (containers, CI images, this machine).
+ROOT_ARGS   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 BIN   := $(VENV)/bin
@@ -39,7 +41,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+	$(BIN)/jupyter lab notebooks/ $(ROOT_ARGS) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
