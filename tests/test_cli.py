@@ -43,53 +43,25 @@ def test_train_writes_a_run_and_sample_reads_it(tmp_path, capsys):
     assert points.shape == (7, 2) and points.dtype == np.float32
 
 
-def test_resume_to_40_equals_training_40(tmp_path):
-    """The acceptance check: 40 steps straight, or 20 then --resume to 40, give identical samples."""
-    common = ["--dataset", "fashion-mnist", "--quiet", "--seed", "0"]
-    assert main(["train", "dcgan", "--out", str(tmp_path / "a"), "--steps", "40", *common]) == 0
-    assert main(["train", "dcgan", "--out", str(tmp_path / "b"), "--steps", "20", *common]) == 0
-    assert (
-        main(["train", "dcgan", "--out", str(tmp_path / "b"), "--steps", "40", "--resume", *common])
-        == 0
-    )
-    for run in "ab":
-        assert (
-            main(
-                [
-                    "sample",
-                    str(tmp_path / run),
-                    "--n",
-                    "64",
-                    "--seed",
-                    "1",
-                    "--out",
-                    str(tmp_path / f"{run}.npy"),
-                ]
-            )
-            == 0
-        )
-    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
-    assert a.shape == (64, 1, 28, 28) and a.dtype == np.float32
-    assert -1 <= a.min() and a.max() <= 1
-    np.testing.assert_array_equal(a, b)
-
-
-def test_toy_resume_equals_a_straight_run_with_the_default_lr_decay(tmp_path):
-    common = ["--dataset", "grid", "--quiet"]
-    assert main(["train", "mlp", "--out", str(tmp_path / "a"), "--steps", "40", *common]) == 0
-    assert main(["train", "mlp", "--out", str(tmp_path / "b"), "--steps", "20", *common]) == 0
-    assert (
-        main(["train", "mlp", "--out", str(tmp_path / "b"), "--steps", "40", "--resume", *common])
-        == 0
-    )
-    for run in "ab":
-        assert (
-            main(
-                ["sample", str(tmp_path / run), "--n", "100", "--out", str(tmp_path / f"{run}.npy")]
-            )
-            == 0
-        )
-    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+@pytest.mark.parametrize(
+    "model,dataset,shape",
+    [("dcgan", "fashion-mnist", (64, 1, 28, 28)), ("mlp", "grid", (64, 2))],  # grid: lr decay on
+)
+def test_resume_to_40_equals_training_40(tmp_path, model, dataset, shape):
+    """The acceptance check: 40 steps straight, or 20 then --resume to 40, give identical samples
+    (the toy recipe's learning-rate decay included)."""
+    common = ["--dataset", dataset, "--quiet", "--seed", "0"]
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert main(["train", model, "--out", a, "--steps", "40", *common]) == 0
+    assert main(["train", model, "--out", b, "--steps", "20", *common]) == 0
+    assert main(["train", model, "--out", b, "--steps", "40", "--resume", *common]) == 0
+    for run in (a, b):
+        assert main(["sample", run, "--n", "64", "--seed", "1", "--out", run + ".npy"]) == 0
+    x, y = np.load(a + ".npy"), np.load(b + ".npy")
+    assert x.shape == shape and x.dtype == np.float32
+    if model == "dcgan":
+        assert -1 <= x.min() and x.max() <= 1
+    np.testing.assert_array_equal(x, y)
 
 
 def _corrupt(path: Path):
