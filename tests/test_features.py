@@ -2,9 +2,6 @@
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,19 +106,7 @@ def test_class_histogram():
     assert class_histogram(probs).tolist() == [2, 0, 0, 1, 0, 0, 0, 0, 0, 1]
 
 
-def run_cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "gannotes", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def test_evaluate_prints_one_json_object_last(tmp_path, real):
+def test_evaluate_prints_one_json_object_last(tmp_path, real, run_cli):
     np.save(tmp_path / "s.npy", ((real[:500] + 1) / 2).numpy()[:, 0])  # [N, 28, 28] in [0, 1]
     result = run_cli("evaluate", "s.npy", "--dataset", "fashion-mnist", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -141,7 +126,7 @@ def test_evaluate_prints_one_json_object_last(tmp_path, real):
     assert scores["classes_covered"] == 10
 
 
-def test_evaluate_scores_toy_points(tmp_path):
+def test_evaluate_scores_toy_points(tmp_path, run_cli):
     from gannotes.data import grid
 
     np.save(tmp_path / "p.npy", grid(2500, generator=torch.Generator().manual_seed(0)).numpy())
@@ -160,7 +145,7 @@ def test_evaluate_scores_toy_points(tmp_path):
         ("range", "image values must lie in [-1, 1] or [0, 1]"),
     ],
 )
-def test_evaluate_bad_files_are_one_clear_line(tmp_path, content, message):
+def test_evaluate_bad_files_are_one_clear_line(tmp_path, content, message, run_cli):
     path = tmp_path / "s.npy"
     if isinstance(content, bytes):
         path.write_bytes(content)
