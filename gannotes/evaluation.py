@@ -4,19 +4,31 @@ The reference is the test-split subset shipped in ``data/fashion-mnist-subset`` 
 200 per class): the same 2,000 images on every machine, never seen by a GAN (GANs train on the
 training split) nor by the feature network. All metrics use the course's feature network
 (:mod:`gannotes.features`); see :mod:`gannotes.metrics` for the formulas.
+
+``box_blur`` makes a defect of known direction (detail lost, shapes kept) that a fidelity metric
+must punish: notebook 07 checks the metrics on it.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from numbers import Integral
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from . import metrics
 from .data import CLASSES, load_fashion_mnist
 from .features import as_images, extract
 
-__all__ = ["MIN_CLASS_SHARE", "class_histogram", "evaluate_images", "reference_features"]
+__all__ = [
+    "MIN_CLASS_SHARE",
+    "box_blur",
+    "class_histogram",
+    "evaluate_images",
+    "reference_features",
+]
 
 MIN_CLASS_SHARE = 0.02  # a class is "covered" when at least 2% of samples are classified as it
 
@@ -67,3 +79,22 @@ def evaluate_images(images, *, kid_subsets: int = 100, seed: int = 0) -> dict:
         "class_histogram": [int(c) for c in hist],
         "n": int(len(x)),
     }
+
+
+def box_blur(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Each pixel replaced by the mean of its ``size`` x ``size`` neighbourhood (``size`` odd).
+
+    ``[N, C, H, W]`` -> ``[N, C, H, W]``, float. At the border the mean is over the neighbours
+    inside the image only (no zero padding, which would darken the edges of a [-1, 1] image).
+    """
+    if isinstance(size, bool) or not isinstance(size, Integral) or size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be an odd positive int (the window is centred), got {size!r}")
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise ValueError(
+            f"images must be a float tensor, got {getattr(images, 'dtype', type(images).__name__)}"
+        )
+    if images.ndim != 4:
+        raise ValueError(f"images must be [N, C, H, W], got shape {tuple(images.shape)}")
+    out = F.avg_pool2d(images, size, stride=1, padding=size // 2, count_include_pad=False)
+    assert out.shape == images.shape  # [N, C, H, W]
+    return out

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from gannotes import features
 from gannotes.checkpoint import CheckpointError
 from gannotes.data import load_fashion_mnist
-from gannotes.evaluation import class_histogram, evaluate_images
+from gannotes.evaluation import box_blur, class_histogram, evaluate_images
 from gannotes.features import as_images, extract, feature_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +99,40 @@ def test_metrics_rank_sets_of_known_quality(real):
     assert r["real"]["classes_covered"] == 10 and r["one_class"]["classes_covered"] <= 2
     assert r["real"]["kid"] < r["blur5"]["kid"]
     assert r["real"]["inception_score"] > 5 > r["one_class"]["inception_score"]
+
+
+def test_box_blur_is_the_mean_over_the_window_inside_the_image():
+    # Oracle: a convolution with a hand-built kernel of ones, divided by the same convolution of
+    # an all-ones image (the number of window pixels inside the image).
+    x = torch.randn(3, 2, 9, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for size in (1, 3, 5, 7):
+        kernel = torch.ones(2, 1, size, size, dtype=torch.float64)  # [C, 1, k, k], per channel
+        total = F.conv2d(x, kernel, padding=size // 2, groups=2)
+        count = F.conv2d(torch.ones_like(x), kernel, padding=size // 2, groups=2)
+        torch.testing.assert_close(box_blur(x, size), total / count)
+    torch.testing.assert_close(box_blur(x, 1), x)
+    # By hand: one bright pixel in a 3x3 image, seen by windows of 4 (corner), 6 (edge), 9 pixels.
+    dot = torch.zeros(1, 1, 3, 3)
+    dot[0, 0, 1, 1] = 1.0
+    expected = torch.tensor([[1 / 4, 1 / 6, 1 / 4], [1 / 6, 1 / 9, 1 / 6], [1 / 4, 1 / 6, 1 / 4]])
+    torch.testing.assert_close(box_blur(dot, 3)[0, 0], expected)
+    # A constant image stays constant up to the border (no zero padding darkens it).
+    torch.testing.assert_close(box_blur(-torch.ones(2, 1, 28, 28), 5), -torch.ones(2, 1, 28, 28))
+
+
+@pytest.mark.parametrize(
+    "images, size, message",
+    [
+        (torch.zeros(1, 1, 8, 8), 2, "odd positive int"),
+        (torch.zeros(1, 1, 8, 8), 0, "odd positive int"),
+        (torch.zeros(1, 1, 8, 8), 3.0, "odd positive int"),
+        (torch.zeros(1, 1, 8, 8, dtype=torch.uint8), 3, "float tensor"),
+        (torch.zeros(8, 8), 3, r"\[N, C, H, W\]"),
+    ],
+)
+def test_box_blur_refuses_what_it_cannot_blur(images, size, message):
+    with pytest.raises(ValueError, match=message):
+        box_blur(images, size)
 
 
 def test_class_histogram():

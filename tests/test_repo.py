@@ -77,7 +77,8 @@ def test_the_package_imports_without_jupyter():
     code = (
         "import sys, gannotes.cli, gannotes.data, gannotes.losses, gannotes.models, "
         "gannotes.training, gannotes.viz, gannotes.checkpoint, gannotes.widgets, gannotes.metrics, "
-        "gannotes.features, gannotes.evaluation, gannotes.tricks, gannotes.hardware\n"
+        "gannotes.features, gannotes.evaluation, gannotes.tricks, gannotes.hardware, "
+        "gannotes.exercises\n"
         "bad = {m.split('.')[0] for m in sys.modules} & {'IPython', 'ipywidgets', 'jupyterlab',"
         " 'nbformat', 'ipykernel'}\n"
         "assert not bad, bad"

@@ -1,0 +1,369 @@
+"""The check functions of the notebooks' "Your turn" exercises, tested like the rest of the package.
+
+Each ``check_*`` takes the learner's answer (a number or a function), plus whatever context the
+exercise is about as explicit arguments (the images, the features, the last loss), and says one
+line of feedback through ``say``:
+
+* ``True``: right, with ``"correct: ..."`` and what the answer means;
+* ``False``: not yet, with ``"not yet: ..."`` (or ``"almost: ..."``) and a hint that matches the
+  mistake (a function that raises or returns the wrong type or shape gets that line, not a
+  traceback);
+* ``None``: not attempted (the answer is still ``None``), or nothing to check yet.
+
+In a notebook ``say`` is ``print``; a notebook checks its checker silently with ``say=len``, and
+the tests collect the lines with ``say=lines.append``. The oracles are the package's own
+functions (``gannotes.viz.to_uint8``, ``gannotes.losses``, ``gannotes.tricks.smooth_targets``,
+``gannotes.metrics.frechet_distance``) and closed forms (D*(1/2) = sigmoid(1), V = -log 4).
+
+Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
+``check_equilibrium_value``; 02 ``check_smooth_targets``; 07 ``check_fid``, ``check_game``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .losses import g_nonsaturating_loss, optimal_discriminator
+from .metrics import feature_statistics, frechet_distance, frechet_distance_from_statistics
+from .quality import RealOrFakeGame
+from .tricks import smooth_targets
+from .viz import to_uint8
+
+__all__ = [
+    "check_d_star",
+    "check_equilibrium_value",
+    "check_fid",
+    "check_g_loss",
+    "check_game",
+    "check_smooth_targets",
+    "check_to_bytes",
+]
+
+Say = Callable[[str], Any]
+NOT_ATTEMPTED = "not attempted yet: replace None with your value and run the cell again"
+
+
+class _NotYet(Exception):
+    """An answer that cannot even be compared (wrong type, raised); its message is the hint."""
+
+
+def _call(fn: Any, name: str, *args: Any) -> Any:
+    """``fn(*args)``, with a one-line hint instead of a traceback when it cannot be called."""
+    if not callable(fn):
+        raise _NotYet(f"{name} should be a function, got {type(fn).__name__}")
+    try:
+        return fn(*args)
+    except Exception as e:  # the learner's code: any error becomes feedback
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise _NotYet(f"{name} raised {type(e).__name__}: {first_line}") from None
+
+
+def _number(answer: Any) -> float:
+    """One real number from a Python, numpy or torch scalar (or a one-element array)."""
+    if isinstance(answer, (torch.Tensor, np.ndarray)):
+        size = answer.numel() if isinstance(answer, torch.Tensor) else answer.size
+        if size != 1:
+            raise _NotYet(f"give one number, got an array of shape {tuple(answer.shape)}")
+        answer = answer.item()
+    elif isinstance(answer, np.generic):
+        answer = answer.item()
+    if isinstance(answer, complex):
+        raise _NotYet(f"your answer is complex ({answer:.6g}): take the real part (.real)")
+    if isinstance(answer, (str, bytes)):
+        raise _NotYet(f"give a number, not the text {answer!r}")
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        raise _NotYet(f"give one number, got {type(answer).__name__}") from None
+
+
+def _close(value: float, target: float, rel: float, abs_: float = 0.0) -> bool:
+    return abs(value - target) <= max(rel * abs(target), abs_)
+
+
+# ----------------------------------------------------------------------------- notebook 00
+
+
+def check_to_bytes(fn: Any, images: torch.Tensor, say: Say = print) -> bool | None:
+    """Compare ``fn(x) -> uint8 [N, C, H, W]`` with ``gannotes.viz.to_uint8`` (NHWC there).
+
+    ``x`` is 8 of ``images`` (``[N, C, H, W]`` in [-1, 1]) plus 8 images of the same shape
+    ramping over [-1.5, 1.5], so an answer that does not clip is caught. Off by one is accepted
+    (a rounding choice); larger differences get a hint on the scaling or on the clipping.
+    """
+    if fn is None:
+        say("not attempted yet: define to_bytes and run this cell again")
+        return None
+    real = torch.as_tensor(images)[:8].float()
+    if real.ndim != 4 or len(real) == 0:
+        raise ValueError(f"images must be a batch [N, C, H, W], got shape {tuple(real.shape)}")
+    ramp = torch.linspace(-1.5, 1.5, real.numel()).view(real.shape)  # also outside [-1, 1]
+    x = torch.cat([real, ramp])  # [16, C, H, W]
+    expected = torch.from_numpy(to_uint8(x)).permute(0, 3, 1, 2)  # [16, C, H, W]
+    try:
+        got = _call(fn, "to_bytes", x.clone())
+    except _NotYet as e:
+        say(f"not yet: {e}")
+        return False
+    if not isinstance(got, torch.Tensor) or got.dtype != torch.uint8:
+        say(
+            f"not yet: return a torch.uint8 tensor (got {type(got).__name__} "
+            f"{getattr(got, 'dtype', '')})"
+        )
+        return False
+    if got.shape != x.shape:
+        say(f"not yet: keep the shape {tuple(x.shape)} (got {tuple(got.shape)})")
+        return False
+    wrong = (got.int() - expected.int()).abs() > 1  # off by one is a rounding choice
+    inside = x.abs() <= 1
+    if (wrong & inside).any():
+        say(
+            f"not yet: {int((wrong & inside).sum())} pixels in [-1, 1] differ by more than 1; "
+            "map -1 -> 0, 0 -> 128, +1 -> 255: (x + 1) / 2 * 255, rounded"
+        )
+        return False
+    if wrong.any():
+        say(
+            f"not yet: {int(wrong.sum())} pixels differ by more than 1; "
+            "did you clip to [-1, 1] before scaling?"
+        )
+        return False
+    say("correct: -1 -> 0, 0 -> 128, +1 -> 255")
+    return True
+
+
+# ----------------------------------------------------------------------------- notebook 01
+
+
+def check_d_star(answer: Any, say: Say = print) -> bool | None:
+    """Compare a number with D*(0.5) for p_data = N(0, 1), p_g = N(2, 1) (notebook 01).
+
+    D*(x) = p_data / (p_data + p_g) = sigmoid(2 - 2x), so D*(0.5) = sigmoid(1) = 0.7311.
+    """
+    if answer is None:
+        say(NOT_ATTEMPTED)
+        return None
+    x = torch.tensor([0.5], dtype=torch.float64)
+    p_data = torch.distributions.Normal(0.0, 1.0).log_prob(x).exp()
+    p_g = torch.distributions.Normal(2.0, 1.0).log_prob(x).exp()
+    expected = optimal_discriminator(p_data, p_g).item()
+    try:
+        value = _number(answer)
+    except _NotYet as e:
+        say(f"not yet: {e}")
+        return False
+    if abs(value - expected) < 1e-3:
+        say(f"correct: D*(0.5) = {expected:.4f}; p_data is larger than p_g there")
+        return True
+    if abs(value - (1 - expected)) < 1e-3:
+        say(
+            f"not yet: {value:.4f} is 1 - D*(0.5), p_g / (p_data + p_g); "
+            "D* is the probability of *real*: p_data / (p_data + p_g)"
+        )
+    elif not 0 <= value <= 1:
+        say(f"not yet: {value:.4f} is not a probability; hint: D*(x) = sigmoid(2 - 2x)")
+    else:
+        say(f"not yet: {value:.4f} is not D*(0.5); hint: D*(x) = sigmoid(2 - 2x)")
+    return False
+
+
+def check_g_loss(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(fake_logits [N]) -> scalar`` with ``gannotes.losses.g_nonsaturating_loss``.
+
+    Tried on logits of size 1 and of size 100: -log(sigmoid(l)) is right for the first and
+    overflows to inf for the second (sigmoid(-300) rounds to 0), which is why the package uses
+    softplus. That answer gets "almost".
+    """
+    if fn is None:
+        say("not attempted yet: define my_g_loss and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(1)
+    for scale in (1.0, 100.0):
+        logits = scale * torch.randn(256, generator=gen)  # [256]
+        expected = g_nonsaturating_loss(logits)
+        try:
+            got = _call(fn, "my_g_loss", logits.clone())
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if not isinstance(got, torch.Tensor):
+            say(f"not yet: return a torch tensor, e.g. (...).mean() (got {type(got).__name__})")
+            return False
+        if got.numel() != 1:
+            say(
+                f"not yet: return one number, the mean over the batch "
+                f"(got shape {tuple(got.shape)})"
+            )
+            return False
+        got = got.detach().reshape(())
+        if not torch.isfinite(got):
+            if scale == 1.0:
+                say(f"not yet: your loss is {got.item()} for ordinary logits (size 1)")
+            else:
+                say(
+                    f"almost: right for small logits? For logits of size {scale:.0f} "
+                    "sigmoid(l) rounds to 0 and log(0) = -inf. That is why we use softplus."
+                )
+            return False
+        try:
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5, check_dtype=False)
+        except AssertionError:
+            if scale == 1.0:
+                say(
+                    f"not yet: for logits of size {scale:.0f} you get {got.item():.4f}, "
+                    f"expected {expected.item():.4f}; the loss is -mean(log D(G(z)))."
+                )
+            else:  # right on ordinary logits: a guard such as log(sigmoid(l) + eps)
+                say(
+                    f"almost: right for small logits, but for logits of size {scale:.0f} you get "
+                    f"{got.item():.4f}, expected {expected.item():.4f}; softplus needs no guard."
+                )
+            return False
+    say("correct, and numerically stable too")
+    return True
+
+
+def check_equilibrium_value(
+    answer: Any, last_loss_d: float | None = None, say: Say = print
+) -> bool | None:
+    """Compare a number with V(D*, G) at p_g = p_data: log(1/2) + log(1/2) = -log 4.
+
+    ``last_loss_d``, a trained GAN's last discriminator loss (-V on a batch), is quoted next to
+    the equilibrium value when given.
+    """
+    if answer is None:
+        say(NOT_ATTEMPTED)
+        return None
+    expected = 2 * math.log(0.5)
+    try:
+        value = _number(answer)
+    except _NotYet as e:
+        say(f"not yet: {e}")
+        return False
+    if abs(value - expected) < 1e-3:
+        line = f"correct: V = log(1/2) + log(1/2) = -log 4 = {expected:.4f}."
+        if last_loss_d is not None:
+            line += (
+                f" The DCGAN's last D loss was {float(last_loss_d):.3f} "
+                f"(equilibrium: {-expected:.3f})."
+            )
+        say(line)
+        return True
+    if abs(value + expected) < 1e-3:
+        say(f"not yet: {value:.4f} is -V, the discriminator's loss; V itself is a sum of logs")
+    elif abs(value - expected / 2) < 1e-3:
+        say(f"not yet: {value:.4f} is one of the two expectations; V has two terms")
+    else:
+        say(f"not yet: {value:.4f}; hint: E[log 1/2] + E[log(1 - 1/2)]")
+    return False
+
+
+# ----------------------------------------------------------------------------- notebook 02
+
+
+def check_smooth_targets(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(n, smoothing) -> [n]`` with ``gannotes.tricks.smooth_targets``."""
+    if fn is None:
+        say("not attempted yet: define my_smooth_targets and run the cell again")
+        return None
+    for n, s in ((4, 0.1), (7, 0.0), (3, 0.25)):
+        want = smooth_targets(n, s)  # [n]
+        try:
+            got = _call(fn, "my_smooth_targets", n, s)
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if not isinstance(got, torch.Tensor):
+            say(f"not yet: return a torch tensor of shape [n] (got {type(got).__name__})")
+            return False
+        if got.shape != want.shape or not torch.allclose(got.detach().float(), want):
+            say(f"not yet: for n={n}, smoothing={s} expected {_rounded(want)}, got {_rounded(got)}")
+            return False
+    say(
+        "correct: real targets 1 - s; and why only the reals? Smoothing the fake targets "
+        "too would reward D for scoring G's samples above 0, so G would feel no pull there."
+    )
+    return True
+
+
+def _rounded(t: torch.Tensor) -> Any:
+    """A tensor as a (nested) list with 4 decimals: 0.9, not 0.8999999761581421."""
+    return np.round(t.detach().double().cpu().numpy(), 4).tolist()
+
+
+# ----------------------------------------------------------------------------- notebook 07
+
+
+def check_fid(answer: Any, real_features: Any, fake_features: Any, say: Say = print) -> bool | None:
+    """Compare a number with ``gannotes.metrics.frechet_distance(real_features, fake_features)``.
+
+    Features ``[N, D]``. Right within 1e-5 relative (1e-4 absolute near 0): a numpy answer
+    (``np.cov``, ``eigvals``, float64) agrees to about 1e-6 on notebook 07's features; the biased
+    covariance (divided by N, not N - 1) is 2.5e-4 to 5e-4 off there, so a tolerance of 1e-3 would
+    accept it. It gets its own hint, as does forgetting the square roots.
+    """
+    if answer is None:
+        say(NOT_ATTEMPTED)
+        return None
+    expected = frechet_distance(real_features, fake_features)
+    tol = max(1e-5 * expected, 1e-4)
+    try:
+        value = _number(answer)
+    except _NotYet as e:
+        say(f"not yet: {e}")
+        return False
+    if abs(value - expected) <= tol:
+        say(f"correct: FID = {expected:.2f}, the same as gannotes.metrics")
+        return True
+    mu_r, s_r = feature_statistics(real_features)
+    mu_f, s_f = feature_statistics(fake_features)
+    n_r, n_f = len(real_features), len(fake_features)
+    biased = frechet_distance_from_statistics(
+        mu_r, s_r * (n_r - 1) / n_r, mu_f, s_f * (n_f - 1) / n_f
+    )
+    diff = mu_r - mu_f
+    no_sqrt = float(diff @ diff + s_r.trace() + s_f.trace() - 2 * (s_r @ s_f).trace())
+    if _close(value, biased, 1e-5, tol):
+        say(
+            f"not yet: {value:.6g} is the FID with the biased covariance (divided by N); "
+            f"np.cov's default divides by N - 1, which gives {expected:.6g}"
+        )
+    elif _close(value, no_sqrt, 1e-5, tol):
+        say(
+            f"not yet: {value:.6g}, expected {expected:.6g}: take the *square roots* of the "
+            "eigenvalues of Σ_a Σ_b before summing them"
+        )
+    else:
+        say(
+            f"not yet: {value:.6g}, expected {expected:.6g}. Did you use the "
+            "unbiased covariance (np.cov) and the *square roots* of the eigenvalues?"
+        )
+    return False
+
+
+def check_game(game: Any, say: Say = print) -> bool | None:
+    """Report a finished real-or-fake game against chance: True if better (p < 0.05).
+
+    ``game`` is a :class:`gannotes.quality.RealOrFakeGame` or the widget of
+    ``real_or_fake_widget`` (its ``.game``). An unfinished game gives None.
+    """
+    if game is None:
+        say("not attempted yet: pass the game widget and run the cell again")
+        return None
+    played = getattr(game, "game", game)
+    if not isinstance(played, RealOrFakeGame):
+        say(
+            "nothing to check: pass the widget of real_or_fake_widget(...) or a RealOrFakeGame "
+            f"(got {type(game).__name__})"
+        )
+        return None
+    if not played.finished:
+        say(f"not finished: {played.position} of {len(played)} answered so far")
+        return None
+    say(played.summary())
+    return bool(played.p_value() < 0.05)

@@ -1,0 +1,415 @@
+"""gannotes.exercises: the feedback a learner gets, for right, wrong and odd answers.
+
+Oracles for the right answers: the package's own functions (``to_uint8``, ``gannotes.losses``,
+``smooth_targets``, ``frechet_distance``) and closed forms (D*(1/2) = sigmoid(1), V = -log 4).
+The wrong answers are the mistakes a learner makes; each must get the hint that names it. The
+feedback is collected with ``say=lines.append``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gannotes.exercises import (
+    check_d_star,
+    check_equilibrium_value,
+    check_fid,
+    check_g_loss,
+    check_game,
+    check_smooth_targets,
+    check_to_bytes,
+)
+from gannotes.losses import g_minimax_loss, g_nonsaturating_loss
+from gannotes.metrics import frechet_distance
+from gannotes.quality import RealOrFakeGame
+from gannotes.tricks import smooth_targets
+from gannotes.viz import to_uint8
+
+
+def feedback(check, *args, **kwargs):
+    """(return value, the one line said) of a check."""
+    lines = []
+    result = check(*args, say=lines.append, **kwargs)
+    assert len(lines) == 1, lines
+    assert "\n" not in lines[0]
+    return result, lines[0]
+
+
+def raises(*_):
+    raise RuntimeError("oops\nsecond line")
+
+
+# ----------------------------------------------------------------------------- to_bytes
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Image-like batch in [-1, 1] with exact -1 background, as Fashion-MNIST's."""
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x[:, :, :4] = -1.0
+    x[:, :, -1] = 1.0
+    return x
+
+
+def package_to_bytes(x):
+    return torch.from_numpy(to_uint8(x)).permute(0, 3, 1, 2)
+
+
+def test_to_bytes_right_answers(images):
+    assert feedback(check_to_bytes, package_to_bytes, images) == (
+        True,
+        "correct: -1 -> 0, 0 -> 128, +1 -> 255",
+    )
+
+    # Truncating instead of rounding is off by at most one: accepted.
+    def truncated(x):
+        return ((x.clamp(-1, 1) + 1) * 127.5).to(torch.uint8)
+
+    assert feedback(check_to_bytes, truncated, images)[0] is True
+
+
+def test_to_bytes_not_attempted(images):
+    assert feedback(check_to_bytes, None, images) == (
+        None,
+        "not attempted yet: define to_bytes and run this cell again",
+    )
+
+
+def test_to_bytes_without_clipping_gets_the_clipping_hint(images):
+    def no_clip(x):
+        return ((x + 1) * 127.5).round().to(torch.uint8)
+
+    result, line = feedback(check_to_bytes, no_clip, images)
+    assert result is False
+    assert line.startswith("not yet: ") and "did you clip to [-1, 1] before scaling?" in line
+
+
+def test_to_bytes_wrong_scaling_gets_the_scaling_hint(images):
+    for wrong in (
+        lambda x: (x.clamp(-1, 1) * 255).round().to(torch.uint8),  # forgot the + 1
+        lambda x: ((x.clamp(-1, 1) + 1) * 255).round().to(torch.uint8),  # forgot the / 2
+    ):
+        result, line = feedback(check_to_bytes, wrong, images)
+        assert result is False
+        assert "pixels in [-1, 1] differ by more than 1" in line and "-1 -> 0" in line
+        assert "clip" not in line
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (lambda x: to_uint8(x), "return a torch.uint8 tensor (got ndarray uint8)"),
+        (lambda x: (x + 1) * 127.5, "return a torch.uint8 tensor (got Tensor torch.float32)"),
+        (package_to_bytes, None),  # the right answer, as a control
+        (lambda x: package_to_bytes(x).permute(0, 2, 3, 1), "keep the shape (16, 1, 28, 28)"),
+        (raises, "to_bytes raised RuntimeError: oops"),
+        (42, "to_bytes should be a function, got int"),
+    ],
+)
+def test_to_bytes_odd_answers_get_one_line(images, answer, says):
+    result, line = feedback(check_to_bytes, answer, images)
+    if says is None:
+        assert result is True
+    else:
+        assert result is False and line.startswith("not yet: ") and says in line, line
+
+
+def test_to_bytes_context_must_be_a_batch():
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        check_to_bytes(package_to_bytes, torch.zeros(28, 28), say=len)
+
+
+# ----------------------------------------------------------------------------- D*
+
+
+def test_d_star_right_answer_is_sigmoid_of_one():
+    expected = 1 / (1 + math.exp(-1))  # D*(x) = sigmoid(2 - 2x) at x = 1/2
+    for answer in (expected, torch.sigmoid(torch.tensor(1.0)), np.float32(expected), 0.7311):
+        result, line = feedback(check_d_star, answer)
+        assert result is True and line == (
+            "correct: D*(0.5) = 0.7311; p_data is larger than p_g there"
+        )
+
+
+def test_d_star_not_attempted():
+    assert feedback(check_d_star, None)[0] is None
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (0.5, "0.5000 is not D*(0.5); hint: D*(x) = sigmoid(2 - 2x)"),
+        (1 - 1 / (1 + math.exp(-1)), "is 1 - D*(0.5)"),  # p_g / (p_data + p_g)
+        (math.e, "is not a probability"),  # p_data / p_g
+        ("0.73", "give a number, not the text '0.73'"),
+        (torch.ones(2), "give one number, got an array of shape (2,)"),
+    ],
+)
+def test_d_star_wrong_answers(answer, says):
+    result, line = feedback(check_d_star, answer)
+    assert result is False and line.startswith("not yet: ") and says in line, line
+
+
+# ----------------------------------------------------------------------------- g loss
+
+
+def test_g_loss_right_answer():
+    assert feedback(check_g_loss, g_nonsaturating_loss) == (
+        True,
+        "correct, and numerically stable too",
+    )
+    # softplus written out, returning float64 or shape [1]: still right
+    assert feedback(check_g_loss, lambda logits: F.softplus(-logits.double()).mean())[0] is True
+    assert feedback(check_g_loss, lambda logits: F.softplus(-logits).mean().reshape(1))[0] is True
+
+
+def test_g_loss_not_attempted():
+    assert feedback(check_g_loss, None)[0] is None
+
+
+def test_g_loss_log_sigmoid_is_almost_right_but_overflows():
+    def naive(logits):
+        return -torch.log(torch.sigmoid(logits)).mean()
+
+    assert torch.isfinite(naive(torch.randn(256)))  # right for ordinary logits ...
+    assert torch.isinf(naive(torch.tensor([-300.0])))  # ... but log(0) for large ones
+    result, line = feedback(check_g_loss, naive)
+    assert result is False
+    assert line.startswith("almost: ") and "log(0) = -inf" in line and "softplus" in line
+
+
+def test_g_loss_with_an_epsilon_guard_is_almost_right():
+    def guarded(logits):
+        return -torch.log(torch.sigmoid(logits) + 1e-8).mean()
+
+    result, line = feedback(check_g_loss, guarded)
+    assert result is False and line.startswith("almost: ") and "size 100" in line
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda logits: torch.log(1 - torch.sigmoid(logits)).mean(),  # the saturating (minimax) loss
+        g_minimax_loss,
+        lambda logits: torch.log(torch.sigmoid(logits)).mean(),  # wrong sign
+        lambda logits: F.softplus(logits).mean(),  # wrong sign inside
+    ],
+)
+def test_g_loss_wrong_losses_are_not_yet(answer):
+    result, line = feedback(check_g_loss, answer)
+    assert result is False
+    assert line.startswith("not yet: for logits of size 1 ") and "-mean(log D(G(z)))" in line
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (
+            lambda logits: F.softplus(-logits),
+            "return one number, the mean over the batch (got shape (256,))",
+        ),
+        (lambda logits: F.softplus(-logits).mean().item(), "return a torch tensor"),
+        (lambda logits: torch.tensor(float("nan")), "your loss is nan for ordinary logits"),
+        (raises, "my_g_loss raised RuntimeError: oops"),
+        ("softplus", "my_g_loss should be a function, got str"),
+    ],
+)
+def test_g_loss_odd_answers_get_one_line(answer, says):
+    result, line = feedback(check_g_loss, answer)
+    assert result is False and line.startswith("not yet: ") and says in line, line
+
+
+# ----------------------------------------------------------------------------- V at equilibrium
+
+
+def test_equilibrium_value_right_answer_quotes_the_last_d_loss():
+    result, line = feedback(check_equilibrium_value, -math.log(4), last_loss_d=1.3)
+    assert result is True
+    assert line == (
+        "correct: V = log(1/2) + log(1/2) = -log 4 = -1.3863. "
+        "The DCGAN's last D loss was 1.300 (equilibrium: 1.386)."
+    )
+    assert feedback(check_equilibrium_value, 2 * math.log(0.5))[1] == (
+        "correct: V = log(1/2) + log(1/2) = -log 4 = -1.3863."
+    )
+
+
+def test_equilibrium_value_not_attempted():
+    assert feedback(check_equilibrium_value, None, last_loss_d=1.3)[0] is None
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (math.log(4), "is -V, the discriminator's loss"),
+        (math.log(0.5), "one of the two expectations"),
+        (0.0, "0.0000; hint: E[log 1/2] + E[log(1 - 1/2)]"),
+        (complex(-1.386, 0.1), "your answer is complex"),
+    ],
+)
+def test_equilibrium_value_wrong_answers(answer, says):
+    result, line = feedback(check_equilibrium_value, answer, last_loss_d=1.3)
+    assert result is False and line.startswith("not yet: ") and says in line, line
+
+
+# ----------------------------------------------------------------------------- smooth targets
+
+
+def test_smooth_targets_right_answer():
+    result, line = feedback(check_smooth_targets, smooth_targets)
+    assert result is True and line.startswith("correct: real targets 1 - s;")
+    # A float64 answer, or one built differently, is also right.
+    assert feedback(check_smooth_targets, lambda n, s: (1 - s) * torch.ones(n).double())[0]
+
+
+def test_smooth_targets_not_attempted():
+    assert feedback(check_smooth_targets, None)[0] is None
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (lambda n, s: torch.full((n,), s), "for n=4, smoothing=0.1 expected [0.9, 0.9, 0.9, 0.9]"),
+        (lambda n, s: torch.ones(n), "got [1.0, 1.0, 1.0, 1.0]"),  # forgot the smoothing
+        (lambda n, s: torch.full((n, 1), 1 - s), "got [[0.9], [0.9], [0.9], [0.9]]"),
+        (lambda n, s: [1 - s] * n, "return a torch tensor of shape [n] (got list)"),
+        (lambda n: torch.ones(n), "my_smooth_targets raised TypeError"),
+    ],
+)
+def test_smooth_targets_wrong_answers(answer, says):
+    result, line = feedback(check_smooth_targets, answer)
+    assert result is False and line.startswith("not yet: ") and says in line, line
+
+
+# ----------------------------------------------------------------------------- FID
+
+
+@pytest.fixture(scope="module")
+def features():
+    """Two small correlated feature sets [N, D] (N small, so the biased covariance shows)."""
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(60, 6, generator=gen, dtype=torch.float64)
+    mix = torch.eye(6, dtype=torch.float64) + 0.3 * torch.randn(6, 6, generator=gen).double()
+    fake = torch.randn(50, 6, generator=gen, dtype=torch.float64) @ mix + 0.5
+    return real.numpy(), fake.numpy()
+
+
+def numpy_fid(a, b, bias=False, sqrt=True, real_part=True):
+    """The learner's numpy FID, and its two classic mistakes."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False, bias=bias), np.cov(b, rowvar=False, bias=bias)
+    eig = np.linalg.eigvals(s_a @ s_b).astype(complex)
+    tr_covmean = np.sqrt(eig).sum() if sqrt else eig.sum()
+    if real_part:
+        tr_covmean = tr_covmean.real
+    return ((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * tr_covmean
+
+
+def test_fid_right_answer(features):
+    real, fake = features
+    answer = numpy_fid(real, fake)
+    assert answer == pytest.approx(frechet_distance(real, fake), rel=1e-9)  # same oracle
+    result, line = feedback(check_fid, answer, real, fake)
+    assert (
+        result is True
+        and line
+        == f"correct: FID = {frechet_distance(real, fake):.2f}, the same as gannotes.metrics"
+    )
+    assert feedback(check_fid, torch.tensor(answer), torch.from_numpy(real), fake)[0] is True
+
+
+def test_fid_not_attempted(features):
+    assert feedback(check_fid, None, *features)[0] is None
+
+
+def test_fid_biased_covariance_gets_its_own_hint(features):
+    real, fake = features
+    answer = numpy_fid(real, fake, bias=True)
+    assert abs(answer / frechet_distance(real, fake) - 1) > 1e-3  # clearly another number here
+    result, line = feedback(check_fid, answer, real, fake)
+    assert result is False and "biased covariance (divided by N)" in line
+
+
+def test_fid_biased_covariance_is_caught_at_the_notebooks_size():
+    """At N = 2,000 the biased covariance is only ~3e-4 off: still not accepted."""
+    gen = torch.Generator().manual_seed(1)
+    real = torch.randn(2000, 8, generator=gen, dtype=torch.float64).numpy()
+    fake = (1.3 * torch.randn(2000, 8, generator=gen, dtype=torch.float64) + 0.05).numpy()
+    expected = frechet_distance(real, fake)
+    assert feedback(check_fid, numpy_fid(real, fake), real, fake)[0] is True
+    biased = numpy_fid(real, fake, bias=True)
+    assert 1e-5 < abs(biased / expected - 1) < 1e-3
+    assert feedback(check_fid, biased, real, fake)[0] is False
+
+
+def test_fid_without_square_roots_gets_the_square_root_hint(features):
+    real, fake = features
+    result, line = feedback(check_fid, numpy_fid(real, fake, sqrt=False), real, fake)
+    assert result is False and "take the *square roots* of the eigenvalues" in line
+
+
+def test_fid_other_wrong_answers(features):
+    real, fake = features
+    expected = frechet_distance(real, fake)
+    result, line = feedback(check_fid, expected * 1.01, real, fake)
+    assert result is False and line.startswith("not yet: ") and f"expected {expected:.6g}" in line
+    result, line = feedback(check_fid, numpy_fid(real, fake, real_part=False), real, fake)
+    assert result is False and "complex" in line and "real part" in line
+
+
+# ----------------------------------------------------------------------------- the game
+
+
+@pytest.fixture
+def game():
+    real = torch.zeros(10, 1, 4, 4)
+    fake = torch.ones(10, 1, 4, 4)
+    return RealOrFakeGame(real, fake, rounds=20, seed=0)
+
+
+class _Widget:
+    """What check_game reads of real_or_fake_widget's box: its .game."""
+
+    def __init__(self, game):
+        self.game = game
+
+
+def test_game_unfinished_is_none(game):
+    assert feedback(check_game, _Widget(game)) == (None, "not finished: 0 of 20 answered so far")
+    game.answer(True)
+    assert feedback(check_game, game) == (None, "not finished: 1 of 20 answered so far")
+    assert feedback(check_game, None)[0] is None
+
+
+def test_game_a_perfect_player_beats_chance(game):
+    game.play(lambda image: bool(image.mean() < 0.5))  # real images are the zeros
+    result, line = feedback(check_game, _Widget(game))
+    assert result is True and line == game.summary() and "better than chance" in line
+
+
+def test_game_a_constant_player_does_not(game):
+    game.play(lambda image: True)
+    result, line = feedback(check_game, game)
+    assert result is False and "not distinguishable from guessing" in line
+
+
+def test_game_something_else_is_not_checked():
+    result, line = feedback(check_game, 3)
+    assert result is None and "RealOrFakeGame" in line
+
+
+def test_game_the_widget_itself(game):
+    pytest.importorskip("ipywidgets")
+    from gannotes.quality import real_or_fake_widget
+
+    box = real_or_fake_widget(torch.zeros(10, 1, 4, 4), torch.ones(10, 1, 4, 4), rounds=4)
+    assert feedback(check_game, box)[0] is None
+    for _ in range(4):
+        box.real_button.click()
+    result, line = feedback(check_game, box)
+    assert result is False and line == box.game.summary()  # 2 of 4: chance
