@@ -78,6 +78,8 @@ TRAIN_OPTIONS = {
     "instance_noise": "instance_noise",
     "instance_noise_steps": "instance_noise_steps",
     "grad_clip": "grad_clip",
+    "r1": "r1",
+    "r1_every": "r1_every",
     "augment": "augment",
     "minibatch_std": "minibatch_std",
     "pack": "pack",
@@ -131,6 +133,18 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
         type=_positive_float,
         metavar="NORM",
         help="clip the gradient norm of D and G to NORM",
+    )
+    add(
+        "--r1",
+        type=_non_negative_float,
+        metavar="GAMMA",
+        help="R1 penalty: GAMMA/2 * |grad of D at real data|^2 added to D's loss (0 = off)",
+    )
+    add(
+        "--r1-every",
+        type=_positive_int,
+        metavar="N",
+        help="lazy R1: the penalty (times N) on every N-th step only, for 1/N of its cost",
     )
     add(
         "--augment",
@@ -303,8 +317,11 @@ def _train(args) -> int:
         _save_points_png(trainer, samples, args.out / "samples.png")
     rate = trainer.history["images_per_s"][-5:]
     speed = f", {sum(rate) / len(rate):.0f} images/s" if rate else ""
+    done = ""
+    if trainer.schedule_finished:
+        done = " (the learning-rate decay ended there: more steps would not change G)"
     print(
-        f"trained to step {trainer.step} in {trainer.elapsed / 60:.2f} min{speed}; "
+        f"trained to step {trainer.step} in {trainer.elapsed / 60:.2f} min{speed}{done}; "
         f"wrote {ckpt}, samples.png, history.json"
     )
     return 0

@@ -25,6 +25,7 @@ __all__ = [
     "g_minimax_loss",
     "g_nonsaturating_loss",
     "optimal_discriminator",
+    "r1_penalty",
     "value_function",
 ]
 
@@ -44,6 +45,22 @@ def d_logistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tor
     _check_logits("real_logits", real_logits)
     _check_logits("fake_logits", fake_logits)
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor, gamma: float) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
+    Eq. 9): ``gamma / 2 * E_x[||grad_x D(x)||^2]`` on real data, added to D's loss.
+
+    It penalises a discriminator that is steep on the data, so D cannot keep pushing the
+    generator around a mode it has already reached: training settles instead of circling.
+    ``reals`` must have ``requires_grad`` set before ``real_logits = D(reals)`` was computed;
+    the graph is kept so the penalty itself can be differentiated.
+    """
+    _check_logits("real_logits", real_logits)
+    if not reals.requires_grad:
+        raise ValueError("r1_penalty: reals must require grad before D(reals) is computed")
+    (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
+    return 0.5 * gamma * grad.square().flatten(1).sum(1).mean()
 
 
 def d_loss_with_targets(

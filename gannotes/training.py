@@ -28,10 +28,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import CHECKPOINT_NAME, GannotesError, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    GannotesError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .data import DATASETS, TOY_DATASETS, load_fashion_mnist, toy_data
 from .hardware import limit_threads
-from .losses import G_LOSSES, d_logistic_loss, d_loss_with_targets, g_loss
+from .losses import G_LOSSES, d_logistic_loss, d_loss_with_targets, g_loss, r1_penalty
 from .models import MODELS, DCGANConfig, MLPConfig, build_models, config_for
 from .tricks import (
     IMAGE_AUGMENTS,
@@ -124,6 +130,8 @@ class TrainConfig:
     instance_noise: float = 0.0  # initial std of instance noise on D's inputs, real and fake ...
     instance_noise_steps: int = 2000  # ... annealed linearly to 0 over this many steps
     grad_clip: float | None = None  # clip the gradient norm of D and of G to this value
+    r1: float = 0.0  # R1 penalty (Mescheder et al. 2018): gamma on D's gradient at reals; 0 = off
+    r1_every: int = 1  # lazy R1 (StyleGAN2): the penalty, times r1_every, on every r1_every-th step
     augment: str = ""  # DiffAugment policy on every input of D, e.g. "color,translation,cutout"
     minibatch_std: bool = False  # minibatch standard deviation feature in D
     pack: int = 1  # PacGAN: D judges this many samples at once
@@ -136,7 +144,8 @@ class TrainConfig:
     # lr_decay_steps steps when set (independent of the budget, so "20 steps, then resume to 40"
     # equals 40 straight), else the budget of the current run (steps, or minutes of training
     # time; extending a finished run's budget then stretches its schedule). The rate is a
-    # function of the progress only, so an interrupted run resumes on the same schedule.
+    # function of the progress only, so an interrupted run resumes on the same schedule. A run
+    # stops at the end of a fixed horizon, whatever its budget: the rates are 0 from there on.
     lr_decay: str = ""
     lr_decay_start: float = 0.0
     lr_decay_steps: int = 0
@@ -192,6 +201,10 @@ class TrainConfig:
             raise ValueError(
                 f"unknown lr_decay {self.lr_decay!r}; valid: {', '.join(map(repr, LR_DECAYS))}"
             )
+        if not 0 <= self.r1 < math.inf:
+            raise ValueError(f"r1 must be a finite gamma >= 0 (0: off), got {self.r1}")
+        if self.r1_every < 1:
+            raise ValueError(f"r1_every must be a positive number of steps, got {self.r1_every}")
         if self.lr_decay_steps < 0:
             raise ValueError(
                 f"lr_decay_steps must be >= 0 (0: the budget), got {self.lr_decay_steps}"
@@ -222,19 +235,23 @@ def default_config(
 
     The DCGAN recipe is tuned for quality per CPU-minute (benchmarks/dcgan_time_to_quality.py);
     the toy recipe is a small MLP with Adam at 2e-3, decayed to 0 over 8,000 steps, on large
-    batches of fresh points.
+    batches of fresh points, with the minibatch std and a lazy R1 penalty in D.
     """
     if dataset in TOY_DATASETS:
         # benchmarks/toy_recipe.md: a narrow MLP (128 wide: ~2.5x the steps per CPU-second of
         # 256), a high learning rate decayed linearly to 0 over 8,000 steps (fast coverage early,
-        # sharp modes at the end) and the minibatch std in D (against dropped modes).
+        # sharp modes at the end), the minibatch std in D (against dropped modes) and R1 (gamma
+        # 3, lazily every 4th step): all 25 grid modes on every seed tried, where the same recipe
+        # without R1 dropped 1-2 modes a seed. 8,000 steps take ~48 s on one idle core.
         base: dict[str, Any] = dict(
             batch_size=256,
             lr_g=2e-3,
             lr_d=2e-3,
             lr_decay="linear",
-            lr_decay_steps=8000,  # ~1 CPU-minute of this MLP on one core
+            lr_decay_steps=8000,
             minibatch_std=True,
+            r1=3.0,
+            r1_every=4,
             model_config=dict(hidden=128),
             snapshot_every=25,
         )
@@ -269,6 +286,7 @@ class StepOptions:
     augment: str = ""  # DiffAugment policy on every input of D
     pack: int = 1  # PacGAN: D sees packs of this many samples
     grad_clip: float | None = None  # max gradient norm of D and of G
+    r1: float = 0.0  # gamma of the R1 penalty on D's gradient at real data; 0 = off
     train_g: bool = True  # False while pre-training D: G's loss is reported, G does not move
     generator: torch.Generator | None = None  # randomness of noise, augmentation, label flips
 
@@ -322,6 +340,8 @@ def adversarial_step(
     for real in real_batches:
         z = noise(real.shape[0])
         fake = G(z).detach()
+        if opts.r1:
+            real = real.detach().requires_grad_(True)
         real_logits, fake_logits = D(d_view(real, opts)), D(d_view(fake, opts))
         if opts.real_target == 1 and opts.label_noise == 0:
             loss_d = d_logistic_loss(real_logits, fake_logits)  # targets 1 and 0
@@ -331,6 +351,8 @@ def adversarial_step(
             real_t = flip_labels(real_t, opts.label_noise, opts.generator)
             fake_t = flip_labels(fake_t, opts.label_noise, opts.generator)
             loss_d = d_loss_with_targets(real_logits, fake_logits, real_t, fake_t)
+        if opts.r1:
+            loss_d = loss_d + r1_penalty(real_logits, real, opts.r1)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         grad_norm_d = _update(params_d, opt_d, opts.grad_clip)
@@ -508,6 +530,9 @@ class Trainer:
             augment=cfg.augment,
             pack=cfg.pack,
             grad_clip=cfg.grad_clip,
+            # lazy regularisation (Karras et al. 2020, StyleGAN2 Sec. 3.1): the same average
+            # penalty for 1/r1_every of the cost
+            r1=cfg.r1 * cfg.r1_every if self.step % cfg.r1_every == 0 else 0.0,
             train_g=self.step >= cfg.d_pretrain_steps,  # pre-training D: G waits
             generator=self.trick_gen,
         )
@@ -523,6 +548,12 @@ class Trainer:
         if self.budget_s is not None:
             done = max(done, self.elapsed / self.budget_s)
         return done
+
+    @property
+    def schedule_finished(self) -> bool:
+        """True once a fixed-horizon decay (``lr_decay_steps``) has brought the rates to 0."""
+        cfg = self.config
+        return bool(cfg.lr_decay and cfg.lr_decay_steps and self.step >= cfg.lr_decay_steps)
 
     def _set_learning_rates(self) -> None:
         """Apply ``lr_decay``: the rates follow from the progress alone (no hidden state)."""
@@ -606,6 +637,8 @@ class Trainer:
                         break
                     if budget_s is not None and self.elapsed >= budget_s:
                         break
+                    if self.schedule_finished:
+                        break  # the learning rates are 0: more steps would not move G
                     if stop.requested:
                         break
                     t0 = time.perf_counter()
@@ -719,8 +752,8 @@ class Trainer:
         self.D.load_state_dict(state["D"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        _load_optimizer_state(self.opt_g, state["opt_g"])
+        _load_optimizer_state(self.opt_d, state["opt_d"])
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -766,10 +799,31 @@ class Trainer:
 
 
 def make_optimizer(params, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
-    """Adam with ``config.betas`` (DCGAN's choice) or RMSprop (as in WGAN), at ``lr``."""
+    """Adam with ``config.betas`` (DCGAN's choice) or RMSprop (as in WGAN), at ``lr``.
+
+    Adam uses its fused kernel where torch has one for the parameters' device (CPU from torch
+    2.4, CUDA): the same update in one pass, 15% faster per step of the toy MLP on one core.
+    """
+    params = list(params)
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=config.betas)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=config.betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or torch
+        return torch.optim.Adam(params, lr=lr, betas=config.betas)
+
+
+def _load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
+    """Load ``state`` but keep this optimizer's kernel choice (fused or not): a checkpoint
+    written where the fused kernel exists must resume where it does not, and vice versa."""
+    kernels = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in opt.param_groups]
+    if len(state["param_groups"]) != len(kernels):
+        raise CheckpointError(
+            f"the checkpoint's optimizer has {len(state['param_groups'])} parameter groups, "
+            f"this model's has {len(kernels)}: it belongs to a different model"
+        )
+    groups = [{**s, **k} for s, k in zip(state["param_groups"], kernels, strict=True)]
+    opt.load_state_dict({**state, "param_groups": groups})  # torch places state for the kernel
 
 
 def _config_from_dict(d: dict) -> TrainConfig:

@@ -113,7 +113,9 @@ class GANLab:
             raise ValueError(f"GANLab draws 2-D points: dataset must be one of {TOY_DATASETS}")
         if not 1 <= n_arrows <= n_points:
             raise ValueError(f"n_arrows must be in [1, n_points={n_points}], got {n_arrows}")
-        base = dict(instance_noise_steps=10**9, n_fixed=n_points, log_every=1)
+        # A lab runs as long as the learner watches: constant rates (the sliders set them), no
+        # decay schedule and no instance-noise annealing.
+        base = dict(instance_noise_steps=10**9, n_fixed=n_points, log_every=1, lr_decay="")
         model_config = {"hidden": hidden, **overrides.pop("model_config", {})}
         self.config: TrainConfig = default_config(
             "mlp", dataset, seed=seed, model_config=model_config, **{**base, **overrides}

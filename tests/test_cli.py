@@ -196,6 +196,8 @@ def test_train_help_lists_every_training_option(run_cli):
         "--label-noise",
         "--instance-noise",
         "--grad-clip",
+        "--r1",
+        "--r1-every",
         "--augment",
         "--minibatch-std",
         "--pack",
@@ -210,12 +212,14 @@ def test_train_help_lists_every_training_option(run_cli):
 def test_training_flags_reach_the_config_and_resume_keeps_them(tmp_path, capsys):
     out = str(tmp_path / "run")
     flags = ["--pack", "4", "--ema", "0.99", "--lr-d", "0.0005", "--augment", "jitter"]
+    flags += ["--r1", "2", "--r1-every", "4"]
     common = ["train", "mlp", "--dataset", "grid", "--out", out, "--quiet"]
     assert main([*common, "--steps", "6", *flags]) == 0
     from gannotes.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(out)["config"]
     assert (cfg["pack"], cfg["ema"], cfg["lr_d"], cfg["augment"]) == (4, 0.99, 5e-4, "jitter")
+    assert (cfg["r1"], cfg["r1_every"]) == (2.0, 4)
     assert cfg["lr_g"] == load_checkpoint(out)["config"]["lr_g"]  # the recipe's value
     assert main([*common, "--steps", "8", "--resume", "--pack", "4"]) == 0  # same value: fine
     assert main([*common, "--steps", "9", "--resume", "--pack", "2"]) == 1

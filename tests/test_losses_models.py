@@ -12,6 +12,7 @@ from gannotes.losses import (
     g_minimax_loss,
     g_nonsaturating_loss,
     optimal_discriminator,
+    r1_penalty,
     value_function,
 )
 from gannotes.models import (
@@ -107,6 +108,29 @@ def test_optimal_discriminator_validates():
         optimal_discriminator(torch.tensor([-1.0]), torch.tensor([1.0]))
     with pytest.raises(ValueError, match="differ in shape"):
         optimal_discriminator(torch.ones(2), torch.ones(3))
+
+
+def test_r1_penalty_matches_closed_forms_and_is_differentiable():
+    """Linear D(x) = w.x has grad_x = w everywhere: R1 = gamma/2 |w|^2, d/dw = gamma w.
+    Quadratic D(x) = |x|^2 has grad_x = 2x: R1 = gamma/2 E[4 |x|^2]."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=gen).requires_grad_(True)
+    w = torch.tensor([0.3, -1.2], requires_grad=True)
+    penalty = r1_penalty(x @ w, x, gamma=10.0)
+    torch.testing.assert_close(penalty, 5.0 * w.detach().square().sum())
+    (dw,) = torch.autograd.grad(penalty, w)
+    torch.testing.assert_close(dw, 10.0 * w.detach())
+    penalty = r1_penalty(x.square().sum(1), x, gamma=0.5)
+    torch.testing.assert_close(penalty, 0.25 * (4 * x.detach().square().sum(1)).mean())
+    images = torch.randn(8, 1, 28, 28, generator=gen).requires_grad_(True)
+    logits = (images * 2).flatten(1).sum(1)
+    torch.testing.assert_close(r1_penalty(logits, images, 1.0), torch.tensor(0.5 * 4 * 784))
+
+
+def test_r1_penalty_needs_reals_that_require_grad():
+    x = torch.randn(4, 2)
+    with pytest.raises(ValueError, match="reals must require grad"):
+        r1_penalty(x.sum(1), x, 1.0)
 
 
 # ----------------------------------------------------------------------------- models

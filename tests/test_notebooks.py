@@ -318,6 +318,7 @@ TRICKS_02 = (
     "RMSprop",
     "EMA 0.99",
     "spectral norm",
+    "R1 penalty 3",
 )
 
 

@@ -17,6 +17,7 @@ from gannotes.checkpoint import (
 )
 from gannotes.data import load_fashion_mnist
 from gannotes.losses import d_logistic_loss, g_nonsaturating_loss
+from gannotes.metrics import mode_coverage
 from gannotes.models import MLPConfig, MLPDiscriminator, MLPGenerator
 from gannotes.training import (
     TrainConfig,
@@ -219,13 +220,19 @@ def test_lr_decay_over_a_fixed_horizon_ignores_the_budget(tmp_path):
     cfg = small_toy(lr_decay="linear", lr_decay_steps=30, lr_g=1e-3, lr_d=1e-3)
     straight = Trainer(cfg, tmp_path / "a")
     straight.run(steps=40, progress=False)
-    assert straight.opt_g.param_groups[0]["lr"] == 0.0  # past the horizon: decayed to 0
+    # the run stops at the horizon: its last step ran at lr/30, the next would run at 0
+    assert straight.step == 30 and straight.schedule_finished
+    assert straight.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 / 30)
     first = Trainer(cfg, tmp_path / "b")
     first.run(steps=20, progress=False)
+    assert not first.schedule_finished
     assert first.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 19 / 30))
     resumed = Trainer.resume(tmp_path / "b")
     resumed.run(steps=40, progress=False)
+    assert resumed.step == 30
     assert torch.equal(straight.sample(50, seed=3), resumed.sample(50, seed=3))
+    resumed.run(minutes=5, progress=False)  # any budget: nothing left to do
+    assert resumed.step == 30
 
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -381,3 +388,16 @@ def test_missing_checkpoints_are_reported(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(CheckpointError, match="no checkpoint.pt in run directory"):
         load_checkpoint(tmp_path)
+
+
+def test_the_toy_recipe_covers_every_grid_mode():
+    """The headline of notebook 02 and benchmarks/toy_recipe.md, on seed 0: the recipe trained
+    to the end of its schedule (8,000 steps, ~50 s on one core) captures all 25 grid modes with
+    >= 70% high-quality samples, under the VEEGAN/PacGAN protocol (2,500 samples, 3 std).
+    Measured: 25 modes, 0.786 high quality (seeds 0-4: 25 modes each, 0.79-0.83)."""
+    trainer = Trainer(default_config("mlp", "grid", seed=0), device="cpu")
+    trainer.run(minutes=10, progress=False)  # the schedule ends the run
+    assert trainer.step == trainer.config.lr_decay_steps == 8000 and trainer.schedule_finished
+    mc = mode_coverage(trainer.sample(2500, seed=0), "grid")
+    assert mc.modes == 25
+    assert mc.high_quality >= 0.7

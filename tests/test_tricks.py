@@ -217,6 +217,8 @@ def test_rmsprop_when_asked_and_configs_are_validated():
         (dict(ema=1.0), r"ema must be a decay in \[0, 1\)"),
         (dict(augment="color"), "augment 'color' does not apply to ring"),
         (dict(grad_clip=0.0), "grad_clip must be positive"),
+        (dict(r1=-1.0), r"r1 must be a finite gamma >= 0"),
+        (dict(r1_every=0), "r1_every must be a positive number of steps"),
         (dict(d_pretrain_steps=-1), "d_pretrain_steps must be >= 0"),
         (dict(minibatch_std=True, batch_size=36, pack=2), "multiple of the group size 4"),
     ]:
@@ -252,6 +254,42 @@ def test_grad_clip_bounds_the_update_norm():
     assert seen["d"] == pytest.approx(0.01, rel=1e-4) and seen["g"] == pytest.approx(0.01, rel=1e-4)
 
 
+def test_r1_adds_the_gradient_penalty_to_ds_step():
+    """D's SGD update with r1 = gamma equals the update on the logistic loss plus
+    gamma/2 E|grad_x D(x)|^2 at the reals, the penalty written out here with autograd."""
+    torch.manual_seed(0)
+    cfg = MLPConfig(hidden=8, depth=2, z_dim=3)
+    G, D = MLPGenerator(cfg), MLPDiscriminator(cfg)
+    D_ref = MLPDiscriminator(cfg)
+    D_ref.load_state_dict(D.state_dict())
+    real, z = torch.randn(6, 2), torch.randn(12, 3)
+    zs = iter(z.split(6))
+    gamma, lr = 3.0, 0.1
+
+    x = real.clone().requires_grad_(True)
+    logits = D_ref(x)
+    grad_x = torch.autograd.grad(logits.sum(), x, create_graph=True)[0]  # [6, 2]: per sample
+    penalty = gamma / 2 * (grad_x[:, 0] ** 2 + grad_x[:, 1] ** 2).mean()
+    loss = d_logistic_loss(logits, D_ref(G(z[:6]).detach())) + penalty
+    grads = torch.autograd.grad(loss, list(D_ref.parameters()))
+    opt_g, opt_d = torch.optim.SGD(G.parameters(), lr), torch.optim.SGD(D.parameters(), lr)
+    adversarial_step(G, D, opt_g, opt_d, [real], lambda n: next(zs), options=StepOptions(r1=gamma))
+    for p, p0, g in zip(D.parameters(), D_ref.parameters(), grads, strict=True):
+        torch.testing.assert_close(p, p0 - lr * g)
+    assert penalty.item() > 1e-3  # the penalty mattered
+    assert not real.requires_grad  # the caller's batch is left alone
+
+
+def test_lazy_r1_applies_the_scaled_penalty_every_nth_step():
+    t = Trainer(small_toy(r1=0.5, r1_every=4))
+    gammas = []
+    for _ in range(8):
+        gammas.append(t.step_options().r1)
+        t.train_step()
+    assert gammas == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0]  # same average: 0.5 a step
+    assert Trainer(small_toy(r1=0.5)).step_options().r1 == 0.5
+
+
 def test_d_pretraining_leaves_g_unchanged():
     t = Trainer(small_toy(d_pretrain_steps=10, ema=0.9))
     g0 = [p.clone() for p in t.G.parameters()]
@@ -284,6 +322,8 @@ TRICKS = dict(
     minibatch_std=True,
     spectral_norm=True,
     grad_clip=5.0,
+    r1=0.5,
+    r1_every=3,
     d_pretrain_steps=3,
 )
 
