@@ -5,7 +5,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 # The torch version CI tests. torch is installed only when the venv lacks it, so
 # `make TORCH_SPEC=torch lab` or a venv with torch already in it also work;
-# the package itself only requires torch>=2.2 (see pyproject.toml).
+# the package itself only requires torch>=2.6 (see pyproject.toml).
 TORCH_SPEC  ?= torch==2.13.0
 LAB_ARGS    ?=
 # Jupyter refuses to start as root without --allow-root (containers, CI images, this machine).

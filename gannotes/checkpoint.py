@@ -33,10 +33,14 @@ __all__ = [
     "find_checkpoint",
     "load_checkpoint",
     "save_checkpoint",
+    "upgrade_v1",
 ]
 
 CHECKPOINT_FORMAT = "gannotes-checkpoint"
-CHECKPOINT_VERSION = 1
+# Version 2 holds a GAN family's networks, optimizers and state by name; version 1 (before the
+# engine redesign) held G, D, G_ema, opt_g and opt_d of the classic family: it is upgraded on load.
+CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSIONS = (1, 2)
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -130,12 +134,52 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(
             f"{path} is not a gannotes checkpoint (it was not written by `gannotes train`)"
         )
-    if state.get("version") != CHECKPOINT_VERSION:
+    if state.get("version") not in CHECKPOINT_VERSIONS:
         raise CheckpointError(
             f"{path} has checkpoint version {state.get('version')!r}; this gannotes reads "
-            f"version {CHECKPOINT_VERSION}"
+            f"versions {', '.join(map(str, CHECKPOINT_VERSIONS))}"
         )
+    if state["version"] == 1:
+        state = upgrade_v1(state)
     return state
+
+
+def upgrade_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 checkpoint (classic family only: G, D, G_ema, opt_g, opt_d, fixed_z) in the
+    layout of version 2, so that runs trained before the engine redesign load and resume.
+
+    The config's ``g_loss`` became ``loss``; the EMA's update count, which version 1 derived
+    from the step, is stored: one update per step after D's pre-training.
+    """
+    config = dict(state["config"])
+    if "g_loss" in config:
+        config["loss"] = config.pop("g_loss")
+    networks = {"G": state["G"], "D": state["D"]}
+    if state.get("G_ema") is not None:
+        networks["G_ema"] = state["G_ema"]
+    step = int(state["step"])
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "upgraded_from": 1,
+        "family": "classic",
+        "config": config,
+        "model_config": state.get("model_config", {}),
+        "networks": networks,
+        "optimizers": {"G": state["opt_g"], "D": state["opt_d"]},
+        "scaler": {},
+        "family_state": {},
+        "step": step,
+        "elapsed": state["elapsed"],
+        "ema_updates": max(0, step - int(config.get("d_pretrain_steps", 0))),
+        "rng": state["rng"],
+        "data": state["data"],
+        "fixed": state["fixed_z"],
+        "history": state["history"],
+        "snapshots": state["snapshots"],
+        "snapshot_steps": state["snapshot_steps"],
+        "snapshot_every": state["snapshot_every"],
+    }
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -1,4 +1,4 @@
-"""Command line for instructors and scripts: ``python -m gannotes train|sample ...``.
+"""Command line for instructors and scripts: ``python -m gannotes train|sample|evaluate``.
 
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 3
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 6 --resume
@@ -6,8 +6,9 @@
     python -m gannotes evaluate samples.npy --dataset fashion-mnist
     python -m gannotes train mlp --dataset grid --out runs/grid --minutes 1 --pack 4 --ema 0.999
 
-Every training option (batch size, learning rates, and each trick of gannotes.tricks) is a flag of
-``train``; a flag left out means the recipe's value (``gannotes.training.default_config``).
+Every knob of a training run (batch size, learning rates, the objective, each trick of
+gannotes.tricks) is a flag of ``train``, derived from its declaration in gannotes.config and the
+families' configs; a flag left out means the recipe's value (``gannotes.training.default_config``).
 
 Bad input ends with one line on stderr that says what was wrong and what is valid, and a
 non-zero exit status; never a traceback.
@@ -19,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,170 +30,92 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _number(cast, low: float, high: float = float("inf"), *, low_open=False, high_open=True):
-    """An argparse type: ``cast(text)`` between low and high, else a one-line error."""
-    noun = "integer" if cast is int else "number"
-    if high < float("inf"):
-        wanted = (
-            f"a {noun} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        )
-    elif low_open or low > 0:
-        wanted = f"a positive {noun}"
-    else:
-        wanted = f"{'an' if cast is int else 'a'} {noun} >= {low:g}"
+def _number(rng):
+    """An argparse type: a number within ``rng`` (a gannotes.config.Range), else a one-line
+    error that says what is valid."""
+    cast = int if rng.integer else float
+    wanted = rng.describe()
 
     def parse(text: str):
         try:
             value = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
-        above = value > low if low_open else value >= low
-        below = value < high if high_open else value <= high
-        if not (above and below):  # also refuses nan
+        if value not in rng:  # also refuses nan and inf
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
         return value
 
     return parse
 
 
-_positive_int = _number(int, 1)
-_positive_float = _number(float, 0.0, low_open=True)
-_non_negative_int = _number(int, 0)
-_non_negative_float = _number(float, 0.0)
+def _positive(cast):
+    from .config import Range
+
+    return _number(Range(1, integer=True) if cast is int else Range(0, low_open=True))
 
 
-def _unit_float(high: float, high_closed: bool):
-    """A float in [0, high] (or [0, high)), as an argparse type."""
-    return _number(float, 0.0, high, high_open=not high_closed)
+def _train_knobs() -> dict[str, tuple]:
+    """Every knob that has a flag, of the Trainer and of every family:
+    name -> (its declaration, its default, the families that have it)."""
+    from dataclasses import fields
 
+    from .gans import FAMILIES
 
-# flag destination -> TrainConfig field; None in args means "the recipe's value"
-TRAIN_OPTIONS = {
-    "batch_size": "batch_size",
-    "lr_g": "lr_g",
-    "lr_d": "lr_d",
-    "d_steps": "d_steps",
-    "g_loss": "g_loss",
-    "label_smoothing": "label_smoothing",
-    "label_noise": "label_noise",
-    "instance_noise": "instance_noise",
-    "instance_noise_steps": "instance_noise_steps",
-    "grad_clip": "grad_clip",
-    "r1": "r1",
-    "r1_every": "r1_every",
-    "augment": "augment",
-    "minibatch_std": "minibatch_std",
-    "pack": "pack",
-    "optimizer": "optimizer",
-    "ema": "ema",
-    "spectral_norm": "spectral_norm",
-    "d_pretrain": "d_pretrain_steps",
-}
+    found: dict[str, tuple] = {}
+    for family in FAMILIES.values():
+        for f in fields(family.Config):
+            spec = f.metadata.get("knob")
+            if spec is None or spec.flag == "":
+                continue
+            if f.name in found:
+                found[f.name][2].append(family.name)
+            else:
+                found[f.name] = (spec, f.default, [family.name])
+    return found
 
 
 def _add_train_options(train: argparse.ArgumentParser) -> None:
-    from .losses import G_LOSSES
-    from .training import OPTIMIZERS
+    """One flag per knob, derived from its declaration (gannotes.config.knob): its type and
+    range or choices, help and metavar. A flag left out means the recipe's value."""
+    from .gans import FAMILIES
 
-    opt = train.add_argument_group("training options (default: the recipe's value)")
-    add = opt.add_argument
-    add("--batch-size", type=_positive_int, help="samples per batch")
-    add("--lr-g", type=_positive_float, help="generator learning rate")
-    add("--lr-d", type=_positive_float, help="discriminator learning rate (TTUR: differs)")
-    add("--d-steps", type=_positive_int, help="k: discriminator updates per generator update")
-    add("--g-loss", choices=tuple(G_LOSSES), help="generator loss")
-    add("--optimizer", choices=OPTIMIZERS, help="adam (betas 0.5, 0.999) or rmsprop")
-    tricks = train.add_argument_group("tricks (default: the recipe's value, mostly off)")
-    add = tricks.add_argument
-    add(
-        "--label-smoothing",
-        type=_unit_float(1, False),
-        metavar="S",
-        help="one-sided label smoothing: D's real target is 1 - S (0.1 gives 0.9)",
-    )
-    add(
-        "--label-noise",
-        type=_unit_float(0.5, True),
-        metavar="P",
-        help="flip each of D's labels with probability P",
-    )
-    add(
-        "--instance-noise",
-        type=_non_negative_float,
-        metavar="STD",
-        help="Gaussian noise on D's inputs, real and fake, annealed from STD to 0",
-    )
-    add(
-        "--instance-noise-steps",
-        type=_positive_int,
-        metavar="N",
-        help="steps over which instance noise is annealed to 0 (default 2000)",
-    )
-    add(
-        "--grad-clip",
-        type=_positive_float,
-        metavar="NORM",
-        help="clip the gradient norm of D and G to NORM",
-    )
-    add(
-        "--r1",
-        type=_non_negative_float,
-        metavar="GAMMA",
-        help="R1 penalty: GAMMA/2 * |grad of D at real data|^2 added to D's loss (0 = off)",
-    )
-    add(
-        "--r1-every",
-        type=_positive_int,
-        metavar="N",
-        help="lazy R1: the penalty (times N) on every N-th step only, for 1/N of its cost",
-    )
-    add(
-        "--augment",
-        metavar="POLICY",
-        help="DiffAugment on D's real and fake inputs: color,translation,cutout (images) "
-        "or jitter,translation (points)",
-    )
-    add(
-        "--minibatch-std",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="minibatch standard deviation feature in D",
-    )
-    add("--pack", type=_positive_int, metavar="M", help="PacGAN: D judges M samples at once")
-    add(
-        "--ema",
-        type=_unit_float(1, False),
-        metavar="DECAY",
-        help="sample from an EMA of G's weights with this decay (e.g. 0.999; 0 = off)",
-    )
-    add(
-        "--spectral-norm",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="spectral normalisation of D's layers",
-    )
-    add(
-        "--d-pretrain",
-        type=_non_negative_int,
-        metavar="STEPS",
-        help="train D alone for STEPS steps (against the untrained G) before G starts",
-    )
+    groups = {
+        "training": train.add_argument_group("training options (default: the recipe's value)"),
+        "trick": train.add_argument_group("tricks (default: the recipe's value, mostly off)"),
+    }
+    for name, (spec, default, families) in _train_knobs().items():
+        flags = [f"--{spec.flag or name.replace('_', '-')}", *(f"--{a}" for a in spec.aliases)]
+        kwargs: dict = dict(dest=name, default=None, help=spec.help)
+        if len(families) < len(FAMILIES):
+            kwargs["help"] += f" [{', '.join(families)}]"
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif spec.choices is not None:
+            kwargs["choices"] = spec.choices
+        elif spec.range is not None:
+            kwargs["type"] = _number(spec.range)
+        if isinstance(default, tuple):
+            kwargs["nargs"] = len(default)
+        if spec.metavar is not None:
+            kwargs["metavar"] = spec.metavar
+        groups.get(spec.group, groups["training"]).add_argument(*flags, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
-    from .models import MODELS
+    from .gans import FAMILIES
 
-    parser = _Parser(prog="gannotes", description="Train GANs and sample from them.")
+    models = [model for family in FAMILIES.values() for model in family.models]
+    parser = _Parser(prog="gannotes", description="Train GANs, sample from them, score them.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a model; writes checkpoint, samples and history")
-    train.add_argument("model", choices=MODELS, help="mlp or dcgan")
+    train.add_argument("model", choices=models, help=", ".join(models))
     train.add_argument("--dataset", required=True, choices=DATASETS)
     train.add_argument("--out", required=True, type=Path, help="run directory")
     budget = train.add_mutually_exclusive_group(required=True)
-    budget.add_argument("--steps", type=_positive_int, help="total generator steps")
-    budget.add_argument("--minutes", type=_positive_float, help="total wall-clock minutes")
+    budget.add_argument("--steps", type=_positive(int), help="total generator steps")
+    budget.add_argument("--minutes", type=_positive(float), help="total wall-clock minutes")
     train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
@@ -201,13 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw samples from a trained generator into a .npy")
     sample.add_argument("run", type=Path, help="run directory or checkpoint file")
-    sample.add_argument("--n", required=True, type=_positive_int, help="number of samples")
+    sample.add_argument("--n", required=True, type=_positive(int), help="number of samples")
     sample.add_argument("--out", required=True, type=Path, help="output .npy file")
     sample.add_argument("--seed", type=int, default=0)
+
     evaluate = sub.add_parser("evaluate", help="score samples (.npy) against held-out real data")
     evaluate.add_argument("samples", type=Path, help=".npy file as written by `sample`")
     evaluate.add_argument("--dataset", required=True, choices=DATASETS)
     evaluate.add_argument("--seed", type=int, default=0, help="seed of KID's random subsets")
+
     return parser
 
 
@@ -268,6 +193,7 @@ def _train(args) -> int:
         # spinning threads fighting other work for the cores.
         torch.set_num_threads(1)
     from .checkpoint import CHECKPOINT_NAME, GannotesError, write_json
+    from .gans import family_for_model
     from .training import Trainer, default_config
     from .viz import save_image_grid
 
@@ -284,11 +210,12 @@ def _train(args) -> int:
             )
         if args.seed is not None and args.seed != cfg.seed:
             raise GannotesError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
-        for flag, value in _given_options(args).items():
-            stored = getattr(cfg, TRAIN_OPTIONS[flag])
+        for name, value in _given_options(args).items():
+            stored = getattr(cfg, name)
             if value != stored:
                 raise GannotesError(
-                    f"--{flag.replace('_', '-')} {value} differs from the run's value {stored}; "
+                    f"{_flag(name)} {_shown(value)} differs from the run's value "
+                    f"{_shown(stored)}; "
                     "a resumed run keeps its options (start a new --out to change them)"
                 )
     else:
@@ -297,7 +224,14 @@ def _train(args) -> int:
                 f"{args.out} already holds a run; add --resume to continue it, or pick another --out"
             )
         seed = 0 if args.seed is None else args.seed
-        options = {TRAIN_OPTIONS[k]: v for k, v in _given_options(args).items()}
+        options = _given_options(args)
+        family = family_for_model(args.model)
+        foreign = [n for n in options if not hasattr(family.Config, n)]
+        if foreign:
+            raise GannotesError(
+                f"{_flag(foreign[0])} does not apply to {args.model} "
+                f"(the {family.name} family has no knob {foreign[0]})"
+            )
         trainer = Trainer(
             default_config(args.model, args.dataset, seed=seed, **options),
             args.out,
@@ -315,7 +249,7 @@ def _train(args) -> int:
         save_image_grid(samples, args.out / "samples.png", nrow=8)
     else:
         _save_points_png(trainer, samples, args.out / "samples.png")
-    rate = trainer.history["images_per_s"][-5:]
+    rate = trainer.history.get("images_per_s", [])[-5:]
     speed = f", {sum(rate) / len(rate):.0f} images/s" if rate else ""
     done = ""
     if trainer.schedule_finished:
@@ -328,8 +262,22 @@ def _train(args) -> int:
 
 
 def _given_options(args) -> dict:
-    """The training options given on the command line (flag destination -> value)."""
-    return {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None}
+    """The knobs given on the command line (name -> value; tuples for several numbers)."""
+    given = {}
+    for name in _train_knobs():
+        value = getattr(args, name, None)
+        if value is not None:
+            given[name] = tuple(value) if isinstance(value, list) else value
+    return given
+
+
+def _flag(name: str) -> str:
+    spec = _train_knobs()[name][0]
+    return f"--{spec.flag or name.replace('_', '-')}"
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _save_points_png(trainer, samples, path: Path) -> None:

@@ -5,6 +5,10 @@ The reference is the test-split subset shipped in ``data/fashion-mnist-subset`` 
 training split) nor by the feature network. All metrics use the course's feature network
 (:mod:`gannotes.features`); see :mod:`gannotes.metrics` for the formulas.
 
+``discriminator_accuracy`` asks a trained discriminator which images it takes for real: on
+the images it trained on and on held-out ones, it shows a discriminator that memorises
+(notebook 02's overfitting pitfall).
+
 ``box_blur`` makes a defect of known direction (detail lost, shapes kept) that a fidelity metric
 must punish: notebook 07 checks the metrics on it.
 """
@@ -26,6 +30,7 @@ __all__ = [
     "MIN_CLASS_SHARE",
     "box_blur",
     "class_histogram",
+    "discriminator_accuracy",
     "evaluate_images",
     "reference_features",
 ]
@@ -98,3 +103,23 @@ def box_blur(images: torch.Tensor, size: int) -> torch.Tensor:
     out = F.avg_pool2d(images, size, stride=1, padding=size // 2, count_include_pad=False)
     assert out.shape == images.shape  # [N, C, H, W]
     return out
+
+
+@torch.no_grad()
+def discriminator_accuracy(D: torch.nn.Module, images: torch.Tensor, batch: int = 500) -> float:
+    """The fraction of ``images`` (real ones) that ``D`` calls real: logit > 0, i.e.
+    D(x) = sigmoid(logit) > 1/2. D runs in eval mode (BatchNorm's running statistics, as when
+    sampling) on D's device, and its mode is restored.
+
+    On real images D trained on this is its training accuracy; on held-out real images, the
+    same number for data it never saw: a gap between the two is a discriminator that memorises.
+    """
+    param = next(D.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = D.training
+    D.eval()
+    try:
+        logits = torch.cat([D(chunk.to(device)).float().cpu() for chunk in images.split(batch)])
+    finally:
+        D.train(was_training)
+    return float((logits > 0).float().mean())

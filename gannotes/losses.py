@@ -1,40 +1,54 @@
-"""The GAN objective of Goodfellow et al. (2014), "Generative Adversarial Nets", as pure functions.
+"""GAN objectives and regularisers as small pure functions, named after the papers' terms.
 
-The discriminator D outputs a logit l; D(x) = sigmoid(l). The value function (Eq. 1) is
+An *objective* is a pair: the discriminator's (critic's) loss on its scores of real and
+generated samples, and the generator's loss on its scores of generated samples. Scores may have
+any shape with a batch axis first (``[N]`` logits, or a PatchGAN's ``[N, 1, H, W]`` map); every
+loss is a mean over all of them. :data:`OBJECTIVES` holds them by name:
 
-    V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
-
-D maximises V; the *minimax* generator minimises E_z[log(1 - D(G(z)))], and the
-*non-saturating* generator (Section 3 of the paper) maximises E_z[log D(G(z))] instead, which has
-the same fixed point but strong gradients early in training, when D rejects samples easily.
-
-With log(sigmoid(l)) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l), every term is a
-softplus of a logit: numerically stable, no log(0).
+* ``nonsaturating`` and ``minimax``: Goodfellow et al. (2014), "Generative Adversarial Nets".
+  D outputs a logit l, D(x) = sigmoid(l); the value function (Eq. 1) is
+  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]. D maximises V; the *minimax* generator
+  minimises E_z[log(1 - D(G(z)))], the *non-saturating* one (Sec. 3) maximises E_z[log D(G(z))]
+  instead: the same fixed point, but strong gradients early on, when D rejects samples easily.
+  With log(sigmoid(l)) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l), every term is a
+  softplus of a logit: numerically stable, no log(0).
+Regularisers of D sit beside them: :func:`r1_penalty` (Mescheder et al. 2018). Adding an
+objective is two functions and one line in :data:`OBJECTIVES`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     "G_LOSSES",
+    "OBJECTIVES",
+    "Objective",
     "d_logistic_loss",
     "d_loss_with_targets",
     "g_loss",
     "g_minimax_loss",
     "g_nonsaturating_loss",
+    "objective",
     "optimal_discriminator",
     "r1_penalty",
     "value_function",
 ]
 
 
-def _check_logits(name: str, logits: torch.Tensor) -> None:
-    if logits.ndim != 1:
+def _check_scores(name: str, scores: torch.Tensor) -> None:
+    if scores.ndim == 0 or scores.shape[0] == 0:
         raise ValueError(
-            f"{name} must be a 1-D tensor of logits [N], got shape {tuple(logits.shape)}"
+            f"{name} must have a batch axis first ([N] or [N, ...], N >= 1), "
+            f"got shape {tuple(scores.shape)}"
         )
+
+
+# ----------------------------------------------------------------------------- logistic (2014)
 
 
 def d_logistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -42,25 +56,9 @@ def d_logistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tor
 
     -E[log D(x)] - E[log(1 - D(G(z)))] = E[softplus(-l_real)] + E[softplus(l_fake)].
     """
-    _check_logits("real_logits", real_logits)
-    _check_logits("fake_logits", fake_logits)
+    _check_scores("real_logits", real_logits)
+    _check_scores("fake_logits", fake_logits)
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-
-def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor, gamma: float) -> torch.Tensor:
-    """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
-    Eq. 9): ``gamma / 2 * E_x[||grad_x D(x)||^2]`` on real data, added to D's loss.
-
-    It penalises a discriminator that is steep on the data, so D cannot keep pushing the
-    generator around a mode it has already reached: training settles instead of circling.
-    ``reals`` must have ``requires_grad`` set before ``real_logits = D(reals)`` was computed;
-    the graph is kept so the penalty itself can be differentiated.
-    """
-    _check_logits("real_logits", real_logits)
-    if not reals.requires_grad:
-        raise ValueError("r1_penalty: reals must require grad before D(reals) is computed")
-    (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
-    return 0.5 * gamma * grad.square().flatten(1).sum(1).mean()
 
 
 def d_loss_with_targets(
@@ -73,15 +71,21 @@ def d_loss_with_targets(
 
     BCE(l, t) = t * softplus(-l) + (1 - t) * softplus(l). Targets 1 and 0 give
     :func:`d_logistic_loss`; a real target of 0.9 is one-sided label smoothing (Salimans et al.
-    2016, Sec. 3.4); tensor targets ``[N]`` express flipped (noisy) labels.
+    2016, Sec. 3.4); per-sample targets ``[N]`` express flipped (noisy) labels, and apply to
+    every score of a sample's map.
     """
-    _check_logits("real_logits", real_logits)
-    _check_logits("fake_logits", fake_logits)
+    _check_scores("real_logits", real_logits)
+    _check_scores("fake_logits", fake_logits)
+
+    def expand(target, logits):
+        t = torch.as_tensor(target, dtype=logits.dtype, device=logits.device)
+        if t.ndim == 1 and logits.ndim > 1:
+            t = t.reshape(-1, *([1] * (logits.ndim - 1)))  # [N] -> [N, 1, ...]
+        return t.expand_as(logits)
+
     bce = F.binary_cross_entropy_with_logits
-    real_target = torch.as_tensor(real_target, dtype=real_logits.dtype, device=real_logits.device)
-    fake_target = torch.as_tensor(fake_target, dtype=fake_logits.dtype, device=fake_logits.device)
-    return bce(real_logits, real_target.expand_as(real_logits)) + bce(
-        fake_logits, fake_target.expand_as(fake_logits)
+    return bce(real_logits, expand(real_target, real_logits)) + bce(
+        fake_logits, expand(fake_target, fake_logits)
     )
 
 
@@ -90,24 +94,14 @@ def g_minimax_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Its gradient vanishes when D confidently rejects the samples (l -> -inf): it saturates.
     """
-    _check_logits("fake_logits", fake_logits)
+    _check_scores("fake_logits", fake_logits)
     return -F.softplus(fake_logits).mean()
 
 
 def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The non-saturating generator loss: -E[log D(G(z))] = E[softplus(-l)]."""
-    _check_logits("fake_logits", fake_logits)
+    _check_scores("fake_logits", fake_logits)
     return F.softplus(-fake_logits).mean()
-
-
-G_LOSSES = {"nonsaturating": g_nonsaturating_loss, "minimax": g_minimax_loss}
-
-
-def g_loss(name: str, fake_logits: torch.Tensor) -> torch.Tensor:
-    """The generator loss called ``name`` ("nonsaturating" or "minimax")."""
-    if name not in G_LOSSES:
-        raise ValueError(f"unknown generator loss {name!r}; valid: {', '.join(G_LOSSES)}")
-    return G_LOSSES[name](fake_logits)
 
 
 def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -126,3 +120,59 @@ def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tens
         raise ValueError("densities must be non-negative")
     total = p_data + p_g
     return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), 0.5)
+
+
+# ----------------------------------------------------------------------------- R1 (2018)
+
+
+def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor, gamma: float) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
+    Eq. 9): ``gamma / 2 * E_x[||grad_x D(x)||^2]`` on real data, added to D's loss.
+
+    It penalises a discriminator that is steep on the data, so D cannot keep pushing the
+    generator around a mode it has already reached: training settles instead of circling.
+    ``reals`` must have ``requires_grad`` set before ``real_logits = D(reals)`` was computed;
+    the graph is kept so the penalty itself can be differentiated.
+    """
+    _check_scores("real_logits", real_logits)
+    if not reals.requires_grad:
+        raise ValueError("r1_penalty: reals must require grad before D(reals) is computed")
+    (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
+    return 0.5 * gamma * grad.square().flatten(1).sum(1).mean()
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A GAN objective: D's loss on (real, fake) scores, G's loss on fake scores.
+
+    ``logits``: D's score is the logit of a probability (the logistic objectives), so
+    sigmoid(score) is D's belief that a sample is real and label tricks (smoothing, flips)
+    apply; otherwise the score is a critic's value or a margin.
+    """
+
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    g_loss: Callable[[torch.Tensor], torch.Tensor]
+    logits: bool
+    paper: str
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "nonsaturating": Objective(d_logistic_loss, g_nonsaturating_loss, True, "Goodfellow 2014"),
+    "minimax": Objective(d_logistic_loss, g_minimax_loss, True, "Goodfellow 2014"),
+}
+G_LOSSES = {name: obj.g_loss for name, obj in OBJECTIVES.items()}  # G's loss of each objective
+
+
+def objective(name: str) -> Objective:
+    """The objective called ``name`` (see :data:`OBJECTIVES`)."""
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; valid: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[name]
+
+
+def g_loss(name: str, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The generator loss of the objective called ``name``."""
+    return objective(name).g_loss(fake_scores)

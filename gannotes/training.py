@@ -1,17 +1,24 @@
-"""Training a GAN: one adversarial step, and a loop around it that a learner can trust.
+"""The Trainer: time and state of a GAN training run, for every GAN family.
 
-The step (Algorithm 1 of Goodfellow et al. 2014) is a short function of its own,
-:func:`adversarial_step`: k discriminator updates on fresh real and generated batches, then one
-generator update through a frozen discriminator. The :class:`Trainer` adds what a real run needs:
-seeding, device choice (CUDA, then Apple's MPS, then CPU), a progress bar, a history of losses,
-D(x), D(G(z)) and images/s, snapshots of a fixed noise batch for animations, a budget in steps or
-minutes, atomic checkpoints that resume exactly, and a clean stop when a loss becomes NaN or inf.
+A GAN family (gannotes.gans) owns what one step means: its networks, optimizers, losses and
+sampler. The :class:`Trainer` owns everything else, the same for every family:
 
-Every training trick of gannotes.tricks is a :class:`TrainConfig` field, off by default (the
-plain recipe): label smoothing and noisy labels, instance noise, gradient clipping,
-DiffAugment, minibatch std, PacGAN packing, RMSprop, an EMA of G, spectral normalisation of D
-and pre-training D. The step applies the ones that act on a batch (:class:`StepOptions`); the
-Trainer applies the ones that act on models and optimizers.
+* seeding and separate random streams (noise, data order, fixed inputs, the step's tricks),
+  all checkpointed;
+* data: shuffled epochs over Fashion-MNIST, or fresh points of a 2-D toy set;
+* budgets in steps or minutes, a learning-rate schedule over every optimizer of the family,
+  a progress bar, and a clean stop on Ctrl-C (Jupyter's stop button) that saves first;
+* an open history: its keys are whatever the family's step returns (losses, scores, gradient
+  norms, penalties), plus images/s and seconds. The step returns tensors; they are brought to
+  the CPU once per ``log_every`` steps, not at every step, so a GPU is never waited for;
+* snapshots of the sampler on a fixed batch of inputs, for animations;
+* device choice (CUDA, then Apple's MPS, then CPU), an autocast context and gradient scaler
+  (no-ops in float32), and an EMA of the networks the family lists;
+* atomic checkpoints that resume exactly, and a clean stop when a loss becomes NaN or inf.
+
+Start from :func:`default_config` (the course's recipe for a model and dataset) and
+:class:`Trainer`; :func:`load_generator`, :func:`load_networks` and :func:`generate` read runs
+back.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,53 +42,38 @@ from .checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from .data import DATASETS, TOY_DATASETS, load_fashion_mnist, toy_data
+from .config import LR_DECAYS, OPTIMIZERS, TrainerConfig
+from .data import load_fashion_mnist, toy_data
+from .gans import FAMILIES, Family, Precision, StepContext, family_for_config, family_for_model
+from .gans.classic import ClassicConfig, StepOptions, adversarial_step, d_view
+from .gans.family import make_optimizer
 from .hardware import limit_threads
-from .losses import G_LOSSES, d_logistic_loss, d_loss_with_targets, g_loss, r1_penalty
-from .models import MODELS, DCGANConfig, MLPConfig, build_models, config_for
-from .tricks import (
-    IMAGE_AUGMENTS,
-    POINT_AUGMENTS,
-    add_instance_noise,
-    apply_spectral_norm,
-    diff_augment,
-    ema_copy,
-    ema_decay,
-    ema_update_,
-    flip_labels,
-    instance_noise_std,
-    pack,
-    parse_policy,
-    smooth_targets,
-)
+from .metrics import mode_coverage
+from .tricks import ema_copy, ema_decay, ema_update_
 
 __all__ = [
     "OPTIMIZERS",
     "StepOptions",
     "TrainConfig",
     "Trainer",
+    "TrainerConfig",
     "TrainingDiverged",
     "adversarial_step",
+    "config_from_dict",
+    "d_view",
     "default_config",
     "generate",
     "load_generator",
+    "load_networks",
     "lr_factor",
+    "make_optimizer",
     "select_device",
+    "toy_run",
 ]
 
-HISTORY_KEYS = (
-    "step",
-    "loss_d",
-    "loss_g",
-    "d_real",
-    "d_fake",
-    "grad_norm_d",  # L2 norm of D's gradient (all parameters, before clipping)
-    "grad_norm_g",
-    "images_per_s",
-    "seconds",
-)
-OPTIMIZERS = ("adam", "rmsprop")
-LR_DECAYS = ("", "linear", "cosine")
+# The classic family's config: one G, one D, an objective and the tricks (gannotes.gans.classic).
+TrainConfig = ClassicConfig
+TIMING_KEYS = ("images_per_s", "seconds")  # history keys measured by the clock, not the step
 
 
 def lr_factor(schedule: str, progress: float, start: float = 0.0) -> float:
@@ -104,165 +96,28 @@ class TrainingDiverged(GannotesError):
     """A loss became NaN or inf; the last good checkpoint is kept."""
 
 
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved in every checkpoint)."""
-
-    model: str = "dcgan"  # "mlp" or "dcgan"
-    dataset: str = "fashion-mnist"  # "fashion-mnist", "ring" or "grid"
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam, as in DCGAN
-    d_steps: int = 1  # k: discriminator updates per generator update
-    g_loss: str = "nonsaturating"  # or "minimax"
-    seed: int = 0
-    data_limit: int | None = None  # use only the first N training images
-    log_every: int = 10  # history resolution, in steps
-    snapshot_every: int = 50  # steps between snapshots of the fixed noise batch
-    max_snapshots: int = 120  # past this, every other snapshot is dropped
-    checkpoint_every: int = 500  # steps between checkpoints (when the run has a directory)
-    n_fixed: int = 64  # size of the fixed noise batch
-    model_config: dict = field(default_factory=dict)  # overrides of the model's config
-    # Tricks (gannotes.tricks). The defaults are the plain recipe: every trick off.
-    label_smoothing: float = 0.0  # one-sided: D's real target is 1 - label_smoothing (0.1: 0.9)
-    label_noise: float = 0.0  # probability of flipping each of D's labels
-    instance_noise: float = 0.0  # initial std of instance noise on D's inputs, real and fake ...
-    instance_noise_steps: int = 2000  # ... annealed linearly to 0 over this many steps
-    grad_clip: float | None = None  # clip the gradient norm of D and of G to this value
-    r1: float = 0.0  # R1 penalty (Mescheder et al. 2018): gamma on D's gradient at reals; 0 = off
-    r1_every: int = 1  # lazy R1 (StyleGAN2): the penalty, times r1_every, on every r1_every-th step
-    augment: str = ""  # DiffAugment policy on every input of D, e.g. "color,translation,cutout"
-    minibatch_std: bool = False  # minibatch standard deviation feature in D
-    pack: int = 1  # PacGAN: D judges this many samples at once
-    optimizer: str = "adam"  # "adam" (with betas) or "rmsprop"
-    ema: float = 0.0  # decay of the EMA of G's weights used for sampling; 0 = off
-    spectral_norm: bool = False  # spectral normalisation of D's layers
-    d_pretrain_steps: int = 0  # D-only steps (against the untrained G) before G starts
-    # Learning-rate schedule: "" keeps lr_g and lr_d constant; "linear" or "cosine" decays both
-    # to 0, starting at the fraction lr_decay_start of the horizon. The horizon is
-    # lr_decay_steps steps when set (independent of the budget, so "20 steps, then resume to 40"
-    # equals 40 straight), else the budget of the current run (steps, or minutes of training
-    # time; extending a finished run's budget then stretches its schedule). The rate is a
-    # function of the progress only, so an interrupted run resumes on the same schedule. A run
-    # stops at the end of a fixed horizon, whatever its budget: the rates are 0 from there on.
-    lr_decay: str = ""
-    lr_decay_start: float = 0.0
-    lr_decay_steps: int = 0
-
-    def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; valid models are {', '.join(MODELS)}")
-        if self.dataset not in DATASETS:
-            raise ValueError(
-                f"unknown dataset {self.dataset!r}; valid datasets are {', '.join(DATASETS)}"
-            )
-        if self.g_loss not in G_LOSSES:
-            raise ValueError(f"unknown g_loss {self.g_loss!r}; valid: {', '.join(G_LOSSES)}")
-        for name in ("batch_size", "d_steps", "log_every", "snapshot_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not (self.lr_g > 0 and self.lr_d > 0):
-            raise ValueError(f"learning rates must be positive, got {self.lr_g}, {self.lr_d}")
-        self.betas = tuple(self.betas)
-        self._check_tricks()
-        self.model_cfg()  # validates model_config and the model/dataset pair
-
-    def _check_tricks(self) -> None:
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.label_noise <= 0.5:
-            raise ValueError(f"label_noise must be in [0, 0.5], got {self.label_noise}")
-        if not (0 <= self.instance_noise < math.inf):
-            raise ValueError(f"instance_noise must be a std >= 0, got {self.instance_noise}")
-        if self.instance_noise_steps < 1:
-            raise ValueError(
-                f"instance_noise_steps must be a positive integer, got {self.instance_noise_steps}"
-            )
-        if self.grad_clip is not None and not (0 < self.grad_clip < math.inf):
-            raise ValueError(f"grad_clip must be positive (or None: off), got {self.grad_clip}")
-        valid = POINT_AUGMENTS if self.dataset in TOY_DATASETS else IMAGE_AUGMENTS
-        for name in parse_policy(self.augment):  # raises on unknown names
-            if name not in valid:
-                raise ValueError(
-                    f"augment {name!r} does not apply to {self.dataset}; valid: {', '.join(valid)}"
-                )
-        if self.pack < 1:
-            raise ValueError(f"pack must be a positive integer, got {self.pack}")
-        if self.batch_size % self.pack:
-            raise ValueError(f"batch_size {self.batch_size} must be divisible by pack {self.pack}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}"
-            )
-        if not 0 <= self.ema < 1:
-            raise ValueError(f"ema must be a decay in [0, 1) (0: off), got {self.ema}")
-        if self.lr_decay not in LR_DECAYS:
-            raise ValueError(
-                f"unknown lr_decay {self.lr_decay!r}; valid: {', '.join(map(repr, LR_DECAYS))}"
-            )
-        if not 0 <= self.r1 < math.inf:
-            raise ValueError(f"r1 must be a finite gamma >= 0 (0: off), got {self.r1}")
-        if self.r1_every < 1:
-            raise ValueError(f"r1_every must be a positive number of steps, got {self.r1_every}")
-        if self.lr_decay_steps < 0:
-            raise ValueError(
-                f"lr_decay_steps must be >= 0 (0: the budget), got {self.lr_decay_steps}"
-            )
-        if not 0 <= self.lr_decay_start < 1:
-            raise ValueError(f"lr_decay_start must be in [0, 1), got {self.lr_decay_start}")
-        if self.d_pretrain_steps < 0:
-            raise ValueError(f"d_pretrain_steps must be >= 0, got {self.d_pretrain_steps}")
-        for name in ("pack", "minibatch_std"):
-            if name in self.model_config:
-                raise ValueError(f"set {name} on TrainConfig, not in model_config")
-        group = min(self.model_cfg().mbstd_group, self.batch_size // self.pack)
-        if self.minibatch_std and (self.batch_size // self.pack) % group:
-            raise ValueError(
-                f"minibatch_std: batch_size / pack = {self.batch_size // self.pack} must be a "
-                f"multiple of the group size {group}"
-            )
-
-    def model_cfg(self) -> MLPConfig | DCGANConfig:
-        tricks = dict(pack=self.pack, minibatch_std=self.minibatch_std)
-        return config_for(self.model, self.dataset, **{**self.model_config, **tricks})
-
-
 def default_config(
-    model: str = "dcgan", dataset: str = "fashion-mnist", **overrides
-) -> TrainConfig:
+    model: str = "dcgan", dataset: str = "fashion-mnist", **overrides: Any
+) -> TrainerConfig:
     """The course's recipe for ``model`` on ``dataset``, with ``overrides`` applied.
 
-    The DCGAN recipe is tuned for quality per CPU-minute (benchmarks/dcgan_time_to_quality.py);
-    the toy recipe is a small MLP with Adam at 2e-3, decayed to 0 over 8,000 steps, on large
-    batches of fresh points, with the minibatch std and a lazy R1 penalty in D.
+    The family that trains ``model`` holds its recipes (e.g. gannotes.gans.classic.recipe:
+    the DCGAN tuned for quality per CPU-minute, the toy MLP with its decay and R1, and the
+    Wasserstein settings that ``loss="wasserstein"`` switches on).
     """
-    if dataset in TOY_DATASETS:
-        # benchmarks/toy_recipe.md: a narrow MLP (128 wide: ~2.5x the steps per CPU-second of
-        # 256), a high learning rate decayed linearly to 0 over 8,000 steps (fast coverage early,
-        # sharp modes at the end), the minibatch std in D (against dropped modes) and R1 (gamma
-        # 3, lazily every 4th step): all 25 grid modes on every seed tried, where the same recipe
-        # without R1 dropped 1-2 modes a seed. 8,000 steps take ~48 s on one idle core.
-        base: dict[str, Any] = dict(
-            batch_size=256,
-            lr_g=2e-3,
-            lr_d=2e-3,
-            lr_decay="linear",
-            lr_decay_steps=8000,
-            minibatch_std=True,
-            r1=3.0,
-            r1_every=4,
-            model_config=dict(hidden=128),
-            snapshot_every=25,
+    return family_for_model(model).default_config(model, dataset, **overrides)
+
+
+def config_from_dict(d: dict[str, Any], family: str = "classic") -> TrainerConfig:
+    """A family's config from its ``asdict`` form (a checkpoint's), ignoring unknown keys."""
+    if family not in FAMILIES:
+        raise CheckpointError(
+            f"the checkpoint's GAN family {family!r} is unknown to this gannotes "
+            f"(known: {', '.join(FAMILIES)})"
         )
-    elif model == "mlp":
-        base = dict(batch_size=64, lr_g=2e-4, lr_d=2e-4)
-    else:
-        # Small batches and a higher learning rate: more updates per CPU-second. Measured at 120
-        # CPU-s on one thread (FID in our features, lower is better): batch 64 / lr 2e-4: 260 at
-        # 90 s; batch 32 / 2e-4: 134; batch 32 / 5e-4: 94 (benchmarks/README.md).
-        base = dict(batch_size=32, lr_g=5e-4, lr_d=5e-4)
-    return TrainConfig(model=model, dataset=dataset, **{**base, **overrides})
+    cls = FAMILIES[family].Config
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def select_device(device: str | torch.device = "auto") -> torch.device:
@@ -274,109 +129,6 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-@dataclass
-class StepOptions:
-    """The tricks that act inside one adversarial step (all off by default: Algorithm 1)."""
-
-    real_target: float = 1.0  # D's target for real data; 0.9 is one-sided label smoothing
-    label_noise: float = 0.0  # probability of flipping each of D's targets
-    instance_noise: float = 0.0  # std of Gaussian noise on every input of D, now
-    augment: str = ""  # DiffAugment policy on every input of D
-    pack: int = 1  # PacGAN: D sees packs of this many samples
-    grad_clip: float | None = None  # max gradient norm of D and of G
-    r1: float = 0.0  # gamma of the R1 penalty on D's gradient at real data; 0 = off
-    train_g: bool = True  # False while pre-training D: G's loss is reported, G does not move
-    generator: torch.Generator | None = None  # randomness of noise, augmentation, label flips
-
-
-def d_view(x: torch.Tensor, opts: StepOptions) -> torch.Tensor:
-    """What D sees of a batch ``[N, ...]``: noisy, augmented, then packed ``[N/m, m*...]``.
-
-    Applied identically to real and fake batches, in D's step and in G's step (gradients flow
-    through all three, so G learns through them).
-    """
-    x = add_instance_noise(x, opts.instance_noise, opts.generator)
-    if opts.augment:
-        x = diff_augment(x, opts.augment, opts.generator)
-    return pack(x, opts.pack)
-
-
-def _update(params: list[torch.Tensor], opt: torch.optim.Optimizer, clip: float | None) -> float:
-    """Clip the gradient of ``params`` (when asked), step ``opt``; return the norm before."""
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.nn.utils.get_total_norm(grads)
-    if clip is not None:
-        torch.nn.utils.clip_grads_with_norm_(params, clip, norm)
-    opt.step()
-    return norm.item()
-
-
-def adversarial_step(
-    G: nn.Module,
-    D: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    real_batches: Sequence[torch.Tensor],
-    noise: Callable[[int], torch.Tensor],
-    g_loss_name: str = "nonsaturating",
-    options: StepOptions | None = None,
-) -> dict[str, float]:
-    """One step of Algorithm 1: k = len(real_batches) updates of D, then one update of G.
-
-    Each D update sees a fresh real batch and fresh samples G(z) that are *detached*, so no
-    gradient reaches G. The G update runs through D with D's parameters frozen
-    (``requires_grad_(False)``): the generator's loss must move G only, never D. ``options``
-    switches on the tricks that act on batches, labels and gradients (see :class:`StepOptions`).
-
-    Returns the last D update's loss and mean D(x), D(G(z)) (as probabilities), G's loss, and
-    the gradient norms of D (last update) and G (before clipping).
-    """
-    opts = options if options is not None else StepOptions()
-    if len(real_batches) < 1:
-        raise ValueError("adversarial_step needs at least one real batch (k >= 1)")
-    params_d, params_g = list(D.parameters()), list(G.parameters())
-    for real in real_batches:
-        z = noise(real.shape[0])
-        fake = G(z).detach()
-        if opts.r1:
-            real = real.detach().requires_grad_(True)
-        real_logits, fake_logits = D(d_view(real, opts)), D(d_view(fake, opts))
-        if opts.real_target == 1 and opts.label_noise == 0:
-            loss_d = d_logistic_loss(real_logits, fake_logits)  # targets 1 and 0
-        else:  # smoothed and/or flipped targets
-            real_t = smooth_targets(len(real_logits), 1 - opts.real_target)
-            fake_t = torch.zeros(len(fake_logits))
-            real_t = flip_labels(real_t, opts.label_noise, opts.generator)
-            fake_t = flip_labels(fake_t, opts.label_noise, opts.generator)
-            loss_d = d_loss_with_targets(real_logits, fake_logits, real_t, fake_t)
-        if opts.r1:
-            loss_d = loss_d + r1_penalty(real_logits, real, opts.r1)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        grad_norm_d = _update(params_d, opt_d, opts.grad_clip)
-
-    D.requires_grad_(False)
-    z = noise(real_batches[-1].shape[0])
-    with torch.set_grad_enabled(opts.train_g):
-        fake_logits_g = D(d_view(G(z), opts))
-        loss_g = g_loss(g_loss_name, fake_logits_g)
-    grad_norm_g = 0.0
-    if opts.train_g:
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        grad_norm_g = _update(params_g, opt_g, opts.grad_clip)
-    D.requires_grad_(True)
-
-    return {
-        "loss_d": loss_d.item(),
-        "loss_g": loss_g.item(),
-        "d_real": torch.sigmoid(real_logits.detach()).mean().item(),
-        "d_fake": torch.sigmoid(fake_logits.detach()).mean().item(),
-        "grad_norm_d": grad_norm_d,
-        "grad_norm_g": grad_norm_g,
-    }
 
 
 @torch.no_grad()
@@ -427,45 +179,54 @@ class _StopFlag:
 
 
 class Trainer:
-    """A GAN training run: models, optimizers, data, RNG state, history, snapshots.
+    """A GAN training run: a family (networks, optimizers, step), data, RNG state, history,
+    snapshots and checkpoints.
 
     >>> trainer = Trainer(default_config("mlp", "ring"), out_dir=None)
     >>> history = trainer.run(steps=200, progress=False)
+
+    The family's networks and optimizers are ``trainer.networks`` and ``trainer.optimizers``
+    (by name); ``trainer.G``, ``trainer.D`` and ``trainer.opt_g`` are shorthands for them.
     """
 
     def __init__(
         self,
-        config: TrainConfig,
+        config: TrainerConfig,
         out_dir: str | Path | None = None,
         *,
         device: str | torch.device = "auto",
         data: torch.Tensor | None = None,
     ):
+        family_cls = family_for_config(config)
         self.config = config
         self.device = select_device(device)
         if self.device.type == "cpu":
             limit_threads()  # a container's CPU quota (Binder: 1 CPU), not the host's cores
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.model_cfg = config.model_cfg()
+        self.precision = Precision(self.device)
 
         torch.manual_seed(config.seed)
-        self.G, self.D = build_models(self.model_cfg)
-        if config.spectral_norm:
-            apply_spectral_norm(self.D)
-        self.G.to(self.device)
-        self.D.to(self.device)
-        # The EMA generator (when ema > 0) is what sample() and checkpoints' users sample from.
-        self.G_ema = ema_copy(self.G) if config.ema > 0 else None
-        self.opt_g = make_optimizer(self.G.parameters(), config, config.lr_g)
-        self.opt_d = make_optimizer(self.D.parameters(), config, config.lr_d)
+        self.family: Family = family_cls(config, self.device)
+        # The EMA copies (when ema > 0) are networks of the family too: "G_ema" is what the
+        # family samples from, and what checkpoints' users get from load_generator.
+        if config.ema > 0:
+            for name in family_cls.ema_networks:
+                self.family.networks[f"{name}_ema"] = ema_copy(self.family.networks[name])
+        self.ema_updates = 0
+        # The schedule scales each parameter group's rate as the family built it.
+        self._base_lrs = {
+            name: [group["lr"] for group in opt.param_groups]
+            for name, opt in self.family.optimizers.items()
+        }
 
-        # Separate generators: noise, data order, fixed batch, tricks' randomness (instance
-        # noise, augmentation, label flips). Their states go in checkpoints.
+        # Separate generators: noise, data order, fixed inputs, the step's other randomness
+        # (instance noise, augmentation, label flips, interpolation points). Their states go in
+        # checkpoints.
         self.noise_gen = torch.Generator().manual_seed(config.seed + 1)
         self.data_gen = torch.Generator().manual_seed(config.seed + 2)
         fixed_gen = torch.Generator().manual_seed(config.seed + 3)
         self.trick_gen = torch.Generator().manual_seed(config.seed + 4)
-        self.fixed_z = torch.randn(config.n_fixed, self.model_cfg.z_dim, generator=fixed_gen)
+        self.fixed = self.family.latent(config.n_fixed, fixed_gen)
 
         self.data_source = ""
         self.data: torch.Tensor | None = None
@@ -491,14 +252,51 @@ class Trainer:
         self.elapsed = 0.0
         self.budget_steps: int | None = None  # the budget of the current run() (lr schedule)
         self.budget_s: float | None = None
-        self.history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+        self.history: dict[str, list] = {"step": []}
+        self._pending: list[tuple[int, dict[str, torch.Tensor]]] = []  # steps not yet logged
         self.snapshots: list[torch.Tensor] = []
         self.snapshot_steps: list[int] = []
         self.snapshot_every = config.snapshot_every
 
+    # ------------------------------------------------------------------ the family's parts
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        return self.family.networks
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self.family.optimizers
+
+    def __getattr__(self, name: str) -> Any:
+        # Shorthands: trainer.G is the family's network "G", trainer.opt_g its optimizer "G",
+        # trainer.G_ema the EMA copy of G (None without EMA), trainer.model_cfg the family's.
+        family = self.__dict__.get("family")
+        if family is None:
+            raise AttributeError(name)
+        if name in family.networks:
+            return family.networks[name]
+        if name.endswith("_ema") and name[:-4] in type(family).ema_networks:
+            return None
+        if name.startswith("opt_") and name[4:].upper() in family.optimizers:
+            return family.optimizers[name[4:].upper()]
+        if name == "model_cfg" and hasattr(family, "model_cfg"):
+            return family.model_cfg
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The network samples come from (the EMA copy when ``ema > 0``)."""
+        return self.family.sampling_network
+
+    @property
+    def fixed_z(self) -> Any:
+        """The fixed inputs of the snapshots (for the classic family: a batch of z)."""
+        return self.fixed
+
     # ------------------------------------------------------------------ data and noise
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.model_cfg.z_dim, generator=self.noise_gen).to(self.device)
+        """The family's latent inputs for ``n`` samples, from the run's noise stream."""
+        return self.family.latent(n, self.noise_gen).to(self.device)
 
     def real_batch(self) -> torch.Tensor:
         """The next real batch: shuffled epochs over the images, or fresh toy points."""
@@ -513,30 +311,6 @@ class Trainer:
         return self.data[idx.to(self.device)]
 
     # ------------------------------------------------------------------ training
-    @property
-    def sampling_generator(self) -> nn.Module:
-        """The generator to sample from: the EMA of G's weights when ``ema > 0``, else G."""
-        return self.G_ema if self.G_ema is not None else self.G
-
-    def step_options(self) -> StepOptions:
-        """The tricks of the config, as they apply at the current step."""
-        cfg = self.config
-        return StepOptions(
-            real_target=1.0 - cfg.label_smoothing,
-            label_noise=cfg.label_noise,
-            instance_noise=instance_noise_std(
-                self.step, cfg.instance_noise, cfg.instance_noise_steps
-            ),
-            augment=cfg.augment,
-            pack=cfg.pack,
-            grad_clip=cfg.grad_clip,
-            # lazy regularisation (Karras et al. 2020, StyleGAN2 Sec. 3.1): the same average
-            # penalty for 1/r1_every of the cost
-            r1=cfg.r1 * cfg.r1_every if self.step % cfg.r1_every == 0 else 0.0,
-            train_g=self.step >= cfg.d_pretrain_steps,  # pre-training D: G waits
-            generator=self.trick_gen,
-        )
-
     def progress(self) -> float:
         """How far the lr schedule is: step / lr_decay_steps when set; else how much of the
         current budget is spent, step / steps or elapsed / budget (0 outside :meth:`run`)."""
@@ -556,43 +330,116 @@ class Trainer:
         return bool(cfg.lr_decay and cfg.lr_decay_steps and self.step >= cfg.lr_decay_steps)
 
     def _set_learning_rates(self) -> None:
-        """Apply ``lr_decay``: the rates follow from the progress alone (no hidden state)."""
+        """Apply ``lr_decay`` to every optimizer: the rates follow from the progress alone."""
         cfg = self.config
         if not cfg.lr_decay:
             return
         f = lr_factor(cfg.lr_decay, self.progress(), cfg.lr_decay_start)
-        for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
-            for group in opt.param_groups:
+        for name, opt in self.family.optimizers.items():
+            for group, lr in zip(opt.param_groups, self._base_lrs[name], strict=True):
                 group["lr"] = lr * f
 
-    def train_step(self) -> dict[str, float]:
-        """One adversarial step (k D-updates, one G-update); raises on a non-finite loss.
+    def reconfigure(self, **changes: Any) -> None:
+        """Change knobs of the running trainer, from the next step on (GAN Lab's sliders).
 
-        The first ``d_pretrain_steps`` steps update D only, against samples of the untrained
-        (fixed) G; they count as steps of the budget.
+        The new config is validated as a whole first (a bad value raises ValueError and changes
+        nothing). Knobs declared ``rebuild`` (they change networks, optimizers or data) are
+        refused: make a new Trainer for those. A learning-rate knob rescales its optimizer's
+        rates at once.
         """
-        reals = [self.real_batch() for _ in range(self.config.d_steps)]
-        self._set_learning_rates()
-        opts = self.step_options()
-        stats = adversarial_step(
-            self.G, self.D, self.opt_g, self.opt_d, reals, self.noise, self.config.g_loss, opts
+        from dataclasses import replace
+
+        from .config import knobs
+
+        specs = knobs(self.config)
+        for name in changes:
+            if name not in specs:
+                raise ValueError(f"unknown knob {name!r} for {type(self.config).__name__}")
+            if specs[name].rebuild:
+                raise ValueError(f"{name} changes the networks or data: it needs a new Trainer")
+        new = replace(self.config, **changes)  # runs every check
+        for opt_name, knob_name in type(self.family).learning_rates.items():
+            old_lr, new_lr = getattr(self.config, knob_name), getattr(new, knob_name)
+            if new_lr != old_lr:
+                opt = self.optimizers[opt_name]
+                self._base_lrs[opt_name] = [lr * new_lr / old_lr for lr in self._base_lrs[opt_name]]
+                for group, lr in zip(opt.param_groups, self._base_lrs[opt_name], strict=True):
+                    group["lr"] = lr
+        self.config = self.family.config = new
+
+    def step_context(self) -> StepContext:
+        """What the family's step gets of the run at the current step."""
+        return StepContext(
+            step=self.step,
+            device=self.device,
+            noise=self.noise,
+            trick_gen=self.trick_gen,
+            precision=self.precision,
         )
-        if self.G_ema is not None and opts.train_g:
-            updates = self.step - self.config.d_pretrain_steps  # G updates so far, minus one
-            ema_update_(self.G_ema, self.G, ema_decay(self.config.ema, updates))
-        if not (math.isfinite(stats["loss_d"]) and math.isfinite(stats["loss_g"])):
-            kept = self.checkpoint_path
-            where = (
-                f"the last good checkpoint is kept at {kept}"
-                if kept and kept.exists()
-                else ("no checkpoint was written yet")
-            )
-            raise TrainingDiverged(
-                f"training diverged at step {self.step + 1}: loss_d={stats['loss_d']}, "
-                f"loss_g={stats['loss_g']}; {where}. Try lower learning rates."
-            )
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step of the family (for the classic family: k D-updates, one G-update).
+
+        Returns the step's statistics as tensors on the device (``float(t)`` reads one; that
+        waits for the device). :meth:`run` checks them for NaN and inf when it logs.
+        """
+        batches = [self.real_batch() for _ in range(self.family.batches_per_step())]
+        self._set_learning_rates()
+        stats = self.family.step(batches, self.step_context())
+        self.precision.scaler.update()  # once per step, after every optimizer (no-op in fp32)
+        if self.config.ema > 0 and self.family.ema_active(self.step):
+            decay = ema_decay(self.config.ema, self.ema_updates)
+            for name in type(self.family).ema_networks:
+                ema_update_(self.networks[f"{name}_ema"], self.networks[name], decay)
+            self.ema_updates += 1
         self.step += 1
         return stats
+
+    def _check_pending(self) -> list[tuple[int, dict[str, float]]]:
+        """The steps not yet logged, as floats (one transfer from the device); raises
+        TrainingDiverged at the first with a non-finite loss."""
+        if not self._pending:
+            return []
+        flat = torch.stack([v.float() for _, s in self._pending for v in s.values()]).tolist()
+        rows, i = [], 0
+        for step, stats in self._pending:
+            rows.append((step, dict(zip(stats, flat[i : i + len(stats)], strict=True))))
+            i += len(stats)
+        for step, row in rows:
+            losses = {k: v for k, v in row.items() if k.startswith("loss")}
+            if not all(math.isfinite(v) for v in losses.values()):
+                kept = self.checkpoint_path
+                where = (
+                    f"the last good checkpoint is kept at {kept}"
+                    if kept and kept.exists()
+                    else "no checkpoint was written yet"
+                )
+                shown = ", ".join(f"{k}={v}" for k, v in losses.items())
+                raise TrainingDiverged(
+                    f"training diverged at step {step + 1}: {shown}; {where}. "
+                    "Try lower learning rates."
+                )
+        return rows
+
+    def _log(self, rows: list[tuple[int, dict[str, float]]], seconds: float) -> dict[str, float]:
+        """Append one history row: the mean of each statistic over ``rows``."""
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for _, stats in rows:
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + 1
+        seen = len(rows) * self.config.batch_size * self.family.batches_per_step()
+        row = {"step": self.step, **{k: sums[k] / counts[k] for k in sums}}
+        row.update(images_per_s=seen / max(seconds, 1e-9), seconds=self.elapsed)
+        n_rows = len(self.history["step"])
+        for k, v in row.items():
+            # a statistic seen for the first time: earlier rows did not have it
+            self.history.setdefault(k, [math.nan] * n_rows).append(v)
+        for v in self.history.values():
+            if len(v) == n_rows:  # a statistic this step did not return
+                v.append(math.nan)
+        return row
 
     def run(
         self,
@@ -606,7 +453,8 @@ class Trainer:
 
         Returns the history. With an ``out_dir`` a checkpoint is written every
         ``checkpoint_every`` steps and at the end; an interrupt (Ctrl-C, Jupyter's stop button)
-        finishes the current step, saves and returns.
+        finishes the current step, saves and returns. ``callback(trainer, row)`` is called with
+        each new history row.
         """
         if steps is None and minutes is None:
             raise ValueError("give a budget: steps (total steps) or minutes (total minutes)")
@@ -626,8 +474,8 @@ class Trainer:
             desc=f"{cfg.model} on {cfg.dataset}",
             unit="step",
         )
-        acc = {k: 0.0 for k in HISTORY_KEYS if k not in ("step", "images_per_s", "seconds")}
-        n_acc, t_log = 0, time.perf_counter()
+        self._pending = []
+        t_log = time.perf_counter()
         if self.step == 0 and not self.snapshots:
             self._snapshot()
         try:
@@ -642,53 +490,38 @@ class Trainer:
                     if stop.requested:
                         break
                     t0 = time.perf_counter()
+                    step = self.step
                     stats = self.train_step()
                     self.elapsed += time.perf_counter() - t0
-                    for k in acc:
-                        acc[k] += stats[k]
-                    n_acc += 1
+                    self._pending.append((step, stats))
                     if self.step % cfg.log_every == 0:
                         now = time.perf_counter()
-                        seen = n_acc * cfg.batch_size * cfg.d_steps
-                        row = {k: v / n_acc for k, v in acc.items()}
-                        row.update(
-                            step=self.step,
-                            images_per_s=seen / max(now - t_log, 1e-9),
-                            seconds=self.elapsed,
-                        )
-                        for k in HISTORY_KEYS:
-                            self.history[k].append(row[k])
-                        acc = dict.fromkeys(acc, 0.0)
-                        n_acc, t_log = 0, now
-                        bar.set_postfix(
-                            loss_d=f"{row['loss_d']:.3f}",
-                            loss_g=f"{row['loss_g']:.3f}",
-                            D_x=f"{row['d_real']:.2f}",
-                            D_Gz=f"{row['d_fake']:.2f}",
-                        )
+                        row = self._log(self._check_pending(), now - t_log)
+                        self._pending, t_log = [], now
+                        shown = [k for k in row if k not in ("step", *TIMING_KEYS)][:4]
+                        bar.set_postfix({k: f"{row[k]:.3g}" for k in shown})
                         if callback is not None:
                             callback(self, row)
                     if self.step % self.snapshot_every == 0:
                         self._snapshot()
                     if self.out_dir is not None and self.step % cfg.checkpoint_every == 0:
+                        self._check_pending()  # never save a diverged run
                         self.save()
                     bar.update(1)
+            self._check_pending()
         finally:
             bar.close()
+        self._pending = []  # a partial interval is not logged (as a resumed run would not)
         if self.out_dir is not None:
             self.save()
         return self.history
 
-    @torch.no_grad()
     def _snapshot(self) -> None:
-        """G(fixed_z) now, kept for animations: uint8 images or float points, on the CPU."""
+        """The sampler on the fixed inputs now, kept for animations: uint8 images or float
+        points, on the CPU."""
         if self.snapshot_steps and self.snapshot_steps[-1] == self.step:
             return
-        G = self.sampling_generator  # the EMA generator when ema > 0
-        was_training = G.training
-        G.eval()
-        out = G(self.fixed_z.to(self.device)).float().cpu()
-        G.train(was_training)
+        out = self.family.generate(self.fixed)
         if out.ndim == 4:
             out = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         self.snapshots.append(out)
@@ -699,9 +532,9 @@ class Trainer:
             self.snapshot_every *= 2
 
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
-        """``n`` samples from the current generator (its EMA when ``ema > 0``), reproducible
+        """``n`` samples from the family's sampler (its EMA when ``ema > 0``), reproducible
         with ``seed``."""
-        return generate(self.sampling_generator, n, seed=seed, device=self.device)
+        return self.family.sample(n, seed=seed)
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -709,18 +542,21 @@ class Trainer:
         return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly; loadable with ``weights_only=True``."""
+        """Everything needed to resume exactly (checkpoint format 2); loadable with
+        ``weights_only=True``."""
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        model_cfg = getattr(self.family, "model_cfg", None)
         return {
+            "family": self.family.name,
             "config": asdict(self.config),
-            "model_config": asdict(self.model_cfg),
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "G_ema": None if self.G_ema is None else self.G_ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
+            "model_config": asdict(model_cfg) if model_cfg is not None else {},
+            "networks": {k: net.state_dict() for k, net in self.networks.items()},
+            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+            "scaler": self.precision.scaler.state_dict(),
+            "family_state": self.family.state_dict(),
             "step": self.step,
             "elapsed": self.elapsed,
+            "ema_updates": self.ema_updates,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": cuda_rng,
@@ -734,7 +570,7 @@ class Trainer:
                 "perm": self._perm,
                 "pos": self._pos,
             },
-            "fixed_z": self.fixed_z,
+            "fixed": self.fixed,
             "history": self.history,
             "snapshots": self.snapshots,
             "snapshot_steps": self.snapshot_steps,
@@ -742,20 +578,32 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a run from a checkpoint's state (format 2, as load_checkpoint returns)."""
         n = 0 if self.data is None else int(self.data.shape[0])
         if state["data"]["n"] != n:
             raise GannotesError(
                 f"the run was trained on {state['data']['n']} images ({state['data']['source']}) "
                 f"but {n} were found now ({self.data_source}); resume where the same data exists"
             )
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        if self.G_ema is not None:
-            self.G_ema.load_state_dict(state["G_ema"])
-        _load_optimizer_state(self.opt_g, state["opt_g"])
-        _load_optimizer_state(self.opt_d, state["opt_d"])
+        if state["family"] != self.family.name:
+            raise CheckpointError(
+                f"the checkpoint holds a {state['family']} run, not {self.family.name}"
+            )
+        if set(state["networks"]) != set(self.networks):
+            raise CheckpointError(
+                f"the checkpoint's networks {sorted(state['networks'])} differ from this run's "
+                f"{sorted(self.networks)}"
+            )
+        for name, net in self.networks.items():
+            net.load_state_dict(state["networks"][name])
+        for name, opt in self.optimizers.items():
+            _load_optimizer_state(opt, state["optimizers"][name])
+        if state.get("scaler"):
+            self.precision.scaler.load_state_dict(state["scaler"])
+        self.family.load_state_dict(state.get("family_state", {}))
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
+        self.ema_updates = int(state.get("ema_updates", 0))
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -765,11 +613,9 @@ class Trainer:
             self.trick_gen.set_state(state["rng"]["tricks"])
         self._perm = state["data"]["perm"]
         self._pos = int(state["data"]["pos"])
-        self.fixed_z = state["fixed_z"]
+        self.fixed = state["fixed"]
         self.history = {k: list(v) for k, v in state["history"].items()}
-        rows = len(self.history["step"])
-        for k in HISTORY_KEYS:  # older checkpoints lack the gradient norms: keep lists equal
-            self.history.setdefault(k, [math.nan] * rows)
+        self.history.setdefault("step", [])
         self.snapshots = list(state["snapshots"])
         self.snapshot_steps = list(state["snapshot_steps"])
         self.snapshot_every = int(state["snapshot_every"])
@@ -789,28 +635,13 @@ class Trainer:
         device: str | torch.device = "auto",
         data: torch.Tensor | None = None,
     ) -> Trainer:
-        """Rebuild a run from its checkpoint (a run directory or a .pt file)."""
+        """Rebuild a run from its checkpoint (a run directory or a .pt file), either format."""
         state = load_checkpoint(path)
-        config = _config_from_dict(state["config"])
+        config = config_from_dict(state["config"], state["family"])
         run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
         trainer = cls(config, out_dir=run_dir, device=device, data=data)
         trainer.load_state_dict(state)
         return trainer
-
-
-def make_optimizer(params, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
-    """Adam with ``config.betas`` (DCGAN's choice) or RMSprop (as in WGAN), at ``lr``.
-
-    Adam uses its fused kernel where torch has one for the parameters' device (CPU from torch
-    2.4, CUDA): the same update in one pass, 15% faster per step of the toy MLP on one core.
-    """
-    params = list(params)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=config.betas, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or torch
-        return torch.optim.Adam(params, lr=lr, betas=config.betas)
 
 
 def _load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
@@ -826,21 +657,47 @@ def _load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
     opt.load_state_dict({**state, "param_groups": groups})  # torch places state for the kernel
 
 
-def _config_from_dict(d: dict) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in known})
+def load_networks(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[dict[str, nn.Module], TrainerConfig]:
+    """Every network of a checkpoint (run directory or .pt file), in eval mode, and the run's
+    config: for the classic family ``{"G": ..., "D": ...}`` plus ``"G_ema"`` when the run kept
+    an EMA of G. Works for checkpoints of either format and every family."""
+    state = load_checkpoint(path)
+    config = config_from_dict(state["config"], state["family"])
+    family = FAMILIES[state["family"]](config, torch.device(device))
+    networks = dict(family.networks)
+    for name, sd in state["networks"].items():
+        if name not in networks and name.endswith("_ema"):
+            networks[name] = ema_copy(networks[name[:-4]])
+        if name not in networks:
+            raise CheckpointError(f"the checkpoint has a network {name!r} its family does not")
+        networks[name].load_state_dict(sd)
+    return {k: net.to(device).eval() for k, net in networks.items()}, config
 
 
 def load_generator(
     path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[nn.Module, TrainConfig]:
-    """The generator of a checkpoint (run directory or .pt file) and the run's config.
+) -> tuple[nn.Module, TrainerConfig]:
+    """The network to sample from in a checkpoint (run directory or .pt file), and the run's
+    config. When the run kept an EMA of the generator (``ema > 0``), that average is returned:
+    it is the one to sample from."""
+    networks, config = load_networks(path, device)
+    sampler = FAMILIES[config.family].sampler
+    return networks.get(f"{sampler}_ema", networks[sampler]), config
 
-    When the run kept an EMA of G's weights (``ema > 0``), that average is the generator
-    returned: it is the one to sample from.
+
+def toy_run(
+    dataset: str, steps: int, seed: int = 0, *, n_samples: int = 2500, **overrides: Any
+) -> tuple[Trainer, dict[str, float]]:
+    """Train the MLP GAN on a 2-D toy set for ``steps`` steps (on the CPU) and score it.
+
+    ``overrides`` are knobs on top of ``default_config("mlp", dataset)``. The score is the mode
+    coverage of ``n_samples`` samples (VEEGAN's protocol: modes with a sample within 3 std,
+    and the fraction of such high-quality samples). Returns the trainer and
+    ``{"modes": ..., "high_quality": ...}``.
     """
-    state = load_checkpoint(path)
-    config = _config_from_dict(state["config"])
-    G, _ = build_models(config.model_cfg())
-    G.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
-    return G.to(device).eval(), config
+    trainer = Trainer(default_config("mlp", dataset, seed=seed, **overrides), device="cpu")
+    trainer.run(steps=steps, progress=False)
+    mc = mode_coverage(trainer.sample(n_samples, seed=seed), dataset)
+    return trainer, {"modes": int(mc.modes), "high_quality": round(float(mc.high_quality), 3)}

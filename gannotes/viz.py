@@ -695,13 +695,15 @@ def decision_surface(
     lim: Any = (-1.5, 1.5),
     resolution: int = 100,
     device: str | torch.device = "cpu",
+    probability: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluate D's probability ``sigmoid(D(x))`` on a square grid of 2-D points.
 
     ``discriminator`` maps ``[N, 2]`` to logits ``[N]`` or ``[N, 1]``; it runs in eval mode
     under no_grad and its training flag is restored. Returns ``(xx, yy, probs)``, each
     ``[resolution, resolution]``, with ``xx[i, j]`` the x of column j and ``yy[i, j]`` the y of
-    row i (``np.meshgrid`` "xy" indexing, ready for ``contourf``).
+    row i (``np.meshgrid`` "xy" indexing, ready for ``contourf``). ``probability=False``
+    returns the raw scores instead (a Wasserstein critic's values are not logits).
     """
     lo, hi = _as_limits(lim)
     if int(resolution) != resolution or resolution < 2:
@@ -724,8 +726,9 @@ def decision_surface(
             f"discriminator must return logits [N] or [N, 1] for N={n} points; "
             f"got shape {tuple(logits.shape)}"
         )
-    probs = torch.sigmoid(logits.reshape(-1).double()).cpu().numpy().reshape(xx.shape)
-    return xx, yy, probs
+    scores = logits.reshape(-1).double()
+    probs = torch.sigmoid(scores) if probability else scores
+    return xx, yy, probs.cpu().numpy().reshape(xx.shape)
 
 
 def plot_decision_surface(

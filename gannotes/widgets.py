@@ -20,10 +20,12 @@ Two layers, so the logic is testable without a browser:
   buttons, sliders and dropdowns for the options, and an ``ipywidgets.Image`` showing the frame
   rendered to PNG with matplotlib's Agg canvas (no interactive backend needed).
 
-Options (``GANLab.set_option``): ``LIVE_OPTIONS`` change the running trainer at once (the
-learning rates are written into the optimizers' ``param_groups``; the rest are the config fields
-that ``Trainer.step_options`` and ``Trainer.train_step`` read at every step). ``RESET_OPTIONS``
-change the models or the data, so they are stored and take effect at the next ``reset()``.
+Options (``GANLab.set_option``) are the classic family's knobs, read from their declarations
+(gannotes.config.knob): ``LIVE_OPTIONS`` change the running trainer at once
+(``Trainer.reconfigure``: the next step reads them; a learning rate is written into its
+optimizer), ``RESET_OPTIONS`` (knobs declared ``rebuild``, the dataset and the width) change
+the models or the data, so they are stored and take effect at the next ``reset()``. Every knob
+that declares a ``widget`` gets its control, so a new knob with a widget appears here by itself.
 Instance noise is constant here (its annealing is stretched to 10^9 steps) so that the knob
 means the same at step 10 and at step 10,000.
 
@@ -47,29 +49,27 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from torch import nn
 
+from .config import knobs
 from .data import TOY_DATASETS, toy_data
-from .losses import G_LOSSES, g_loss
+from .gans.classic import ClassicConfig
+from .losses import g_loss, objective
 from .metrics import mode_coverage
-from .training import TrainConfig, Trainer, default_config
+from .training import TrainConfig, Trainer, TrainingDiverged, default_config
 from .tricks import pack
 from .viz import decision_surface, plot_points
 
 __all__ = ["LIVE_OPTIONS", "RESET_OPTIONS", "GANLab", "benchmark_frame", "draw", "gan_lab"]
 
-# Options that act on the running trainer at once / that need reset() (new models or data).
-LIVE_OPTIONS = (
-    "lr_g",
-    "lr_d",
-    "d_steps",  # k
-    "g_loss",  # "nonsaturating" or "minimax"
-    "batch_size",
-    "label_smoothing",
-    "label_noise",
-    "instance_noise",
-    "grad_clip",  # None or 0: off
-    "augment",  # "", "jitter", "translation", "jitter,translation"
-)
-RESET_OPTIONS = ("dataset", "pack", "minibatch_std", "spectral_norm", "optimizer", "ema", "hidden")
+# The lab's options are the classic family's knobs (gannotes.config.knob): those declared
+# `rebuild` (they change the networks, optimizers or data) wait for reset(), the others act on
+# the running trainer at once. Knobs that declare a `widget` get a control, in declaration order.
+_KNOBS = {
+    name: spec
+    for name, spec in knobs(ClassicConfig).items()
+    if spec.group != "run" and name not in ("model", "dataset")
+}
+LIVE_OPTIONS = tuple(name for name, spec in _KNOBS.items() if not spec.rebuild)
+RESET_OPTIONS = (*(name for name, spec in _KNOBS.items() if spec.rebuild), "dataset", "hidden")
 LIMITS = {"ring": 1.6, "grid": 6.0}  # the square [-a, a]^2 shown for each toy set
 
 
@@ -142,9 +142,18 @@ class GANLab:
         return LIMITS[self.trainer.config.dataset]
 
     def step(self, n: int = 1) -> dict[str, float]:
-        """``n`` adversarial steps of the package's training step; returns the last one's stats."""
+        """``n`` adversarial steps of the package's training step; returns the last one's stats
+        as floats. Raises TrainingDiverged when a loss is no longer finite."""
         for _ in range(int(n)):
-            self.last = self.trainer.train_step()
+            stats = self.trainer.train_step()
+        self.last = {k: float(v) for k, v in stats.items()}
+        bad = {k: v for k, v in self.last.items() if k.startswith("loss") and not np.isfinite(v)}
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged at step {self.trainer.step}: "
+                + ", ".join(f"{k}={v}" for k, v in bad.items())
+                + "; lower the learning rates and press Reset"
+            )
         return self.last
 
     def set_option(self, name: str, value: Any) -> bool:
@@ -152,6 +161,8 @@ class GANLab:
 
         Values are validated by TrainConfig (a bad value raises ValueError and changes nothing).
         """
+        if name == "g_loss":
+            name = "loss"  # the knob's old name
         if name == "hidden":
             model_config = {**self.config.model_config, "hidden": int(value)}
             self.config = replace(self.config, model_config=model_config)
@@ -162,22 +173,16 @@ class GANLab:
                 f"unknown option {name!r}; live: {', '.join(LIVE_OPTIONS)}; "
                 f"on reset: {', '.join(RESET_OPTIONS)}"
             )
-        if name == "grad_clip" and not value:
-            value = None  # 0 (a dropdown's "off") or None: no clipping
-        if name == "g_loss" and value not in G_LOSSES:
-            raise ValueError(f"unknown g_loss {value!r}; valid: {', '.join(G_LOSSES)}")
+        spec = _KNOBS.get(name)
+        if spec is not None and spec.optional and not value:
+            value = None  # 0 (a dropdown's "off") or None: off
         if name == "dataset" and value not in TOY_DATASETS:
             raise ValueError(f"dataset must be one of {TOY_DATASETS}, got {value!r}")
-        self.config = replace(self.config, **{name: value})  # runs TrainConfig's checks
+        self.config = replace(self.config, **{name: value})  # runs the config's checks
         if name in RESET_OPTIONS:
             self.needs_reset = True
             return False
-        trainer = self.trainer
-        trainer.config = replace(trainer.config, **{name: value})  # read by train_step
-        if name in ("lr_g", "lr_d"):
-            opt = trainer.opt_g if name == "lr_g" else trainer.opt_d
-            for group in opt.param_groups:
-                group["lr"] = float(value)
+        self.trainer.reconfigure(**{name: value})  # read by the next step
         return True
 
     # ------------------------------------------------------------------ looking
@@ -189,13 +194,13 @@ class GANLab:
         points, as in the step. Autograd runs through D only, in eval mode: D's parameters get
         no gradient and its state (spectral norm's power iteration) does not move. ``[N, 2]``
         """
-        D = self.trainer.D
+        D = self.trainer.networks["D"]
         x = x.detach().clone().requires_grad_(True)
         was_training = D.training
         D.eval()
         try:
             with torch.enable_grad():
-                loss = g_loss(self.trainer.config.g_loss, D(pack(x, self.trainer.config.pack)))
+                loss = g_loss(self.trainer.config.loss, D(pack(x, self.trainer.config.pack)))
                 (grad,) = torch.autograd.grad(loss, x)
         finally:
             D.train(was_training)
@@ -212,14 +217,20 @@ class GANLab:
         """
         trainer = self.trainer
         with torch.no_grad():
-            fake = trainer.G(trainer.fixed_z)  # [P, 2]
+            fake = trainer.networks["G"](trainer.fixed)  # [P, 2]
         m = trainer.config.pack
         n_arrows = max(m, self.n_arrows - self.n_arrows % m)
         arrow_at = fake[:n_arrows]
         arrows = self.generator_arrows(arrow_at)
+        logits = objective(trainer.config.loss).logits
         xx, yy, probs = decision_surface(
-            _PointView(trainer.D, m), lim=self.lim, resolution=self.resolution
+            _PointView(trainer.networks["D"], m),
+            lim=self.lim,
+            resolution=self.resolution,
+            probability=logits,
         )
+        if not logits:  # a critic's values: shown rescaled to [0, 1] over the square
+            probs = (probs - probs.min()) / max(float(probs.max() - probs.min()), 1e-12)
         coverage = mode_coverage(fake, trainer.config.dataset)
         nan = float("nan")
         return {
@@ -233,6 +244,9 @@ class GANLab:
             "lim": self.lim,
             "step": trainer.step,
             **{k: self.last.get(k, nan) for k in ("loss_d", "loss_g", "d_real", "d_fake")},
+            "score_real": self.last.get("score_real", nan),
+            "score_fake": self.last.get("score_fake", nan),
+            "probability": logits,
             "modes": coverage.modes,
             "n_modes": len(coverage.histogram),
         }
@@ -288,10 +302,13 @@ def draw(frame: dict[str, Any], ax: Any, arrow_length: float = 0.06) -> Any:
         color="black",
         alpha=0.7,
     )
+    if frame.get("probability", True):
+        scores = f"D(x) {frame['d_real']:.2f}  D(G(z)) {frame['d_fake']:.2f}"
+    else:
+        scores = f"f(x) {frame['score_real']:.2f}  f(G(z)) {frame['score_fake']:.2f}"
     ax.set_title(
         f"step {frame['step']}  loss D {frame['loss_d']:.3f}  G {frame['loss_g']:.3f}  "
-        f"D(x) {frame['d_real']:.2f}  D(G(z)) {frame['d_fake']:.2f}  "
-        f"modes {frame['modes']}/{frame['n_modes']}",
+        f"{scores}  modes {frame['modes']}/{frame['n_modes']}",
         fontsize=8,
     )
     return ax
@@ -307,6 +324,35 @@ def benchmark_frame(lab: GANLab, steps_per_frame: int = 10, frames: int = 10) ->
         lab.render_png()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def _control(widgets: Any, name: str, spec: Any, value: Any, style: dict, layout: Any) -> Any:
+    """The ipywidgets control a knob declares (``spec.widget``), set to ``value``."""
+    kind, *args = spec.widget
+    label = (spec.label or name) + (" (on reset)" if spec.rebuild else "")
+    common = dict(description=label, style=style, layout=layout)
+    if kind == "log":
+        lo, hi = args
+        return widgets.FloatLogSlider(
+            value=value, base=10, min=lo, max=hi, step=0.25, readout_format=".1e",
+            continuous_update=False, **common,
+        )
+    if kind == "slider":
+        lo, hi, step = args
+        return widgets.FloatSlider(
+            value=value, min=lo, max=hi, step=step, continuous_update=False, **common
+        )
+    if kind == "int":
+        lo, hi = args
+        return widgets.IntSlider(value=value, min=lo, max=hi, continuous_update=False, **common)
+    if kind == "choice":
+        (options,) = args
+        if value is None:
+            value = 0.0  # an optional knob's "off"
+        return widgets.Dropdown(options=options, value=value, **common)
+    if kind == "toggle":
+        return widgets.Checkbox(value=bool(value), description=label, style=style)
+    raise ValueError(f"knob {name}: unknown widget kind {kind!r}")
 
 
 def gan_lab(
@@ -338,70 +384,18 @@ def gan_lab(
     style = {"description_width": "110px"}
     layout = widgets.Layout(width="330px")
 
-    def log_slider(name, value):
-        return widgets.FloatLogSlider(
-            value=value,
-            base=10,
-            min=-5,
-            max=-1,
-            step=0.25,
-            description=name,
-            readout_format=".1e",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        )
-
-    def slider(name, value, hi, step=0.05):
-        return widgets.FloatSlider(
-            value=value,
-            min=0.0,
-            max=hi,
-            step=step,
-            description=name,
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        )
-
-    def dropdown(name, options, value):
-        return widgets.Dropdown(
-            options=options, value=value, description=name, style=style, layout=layout
-        )
-
     controls = {
-        "lr_g": log_slider("lr G", cfg.lr_g),
-        "lr_d": log_slider("lr D", cfg.lr_d),
-        "d_steps": widgets.IntSlider(
-            value=cfg.d_steps,
-            min=1,
-            max=10,
-            description="k (D steps)",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        ),
-        "g_loss": dropdown("G loss", list(G_LOSSES), cfg.g_loss),
-        "label_smoothing": slider("label smoothing", cfg.label_smoothing, 0.3),
-        "label_noise": slider("label noise", cfg.label_noise, 0.3),
-        "instance_noise": slider("instance noise", cfg.instance_noise, 0.5 * lab.lim / 1.6),
-        "grad_clip": dropdown(
-            "grad clip",
-            [("off", 0.0), ("10", 10.0), ("1", 1.0), ("0.1", 0.1)],
-            cfg.grad_clip or 0.0,
-        ),
-        "augment": dropdown(
-            "DiffAugment", ["", "jitter", "translation", "jitter,translation"], cfg.augment
-        ),
-        "pack": dropdown("pack (on reset)", [1, 2, 4], cfg.pack),
-        "minibatch_std": widgets.Checkbox(
-            value=cfg.minibatch_std, description="minibatch std (on reset)", style=style
-        ),
-        "spectral_norm": widgets.Checkbox(
-            value=cfg.spectral_norm, description="spectral norm (on reset)", style=style
-        ),
-        "dataset": dropdown("data (on reset)", list(TOY_DATASETS), cfg.dataset),
+        name: _control(widgets, name, spec, getattr(cfg, name), style, layout)
+        for name, spec in _KNOBS.items()
+        if spec.widget is not None
     }
+    controls["dataset"] = widgets.Dropdown(
+        options=list(TOY_DATASETS),
+        value=cfg.dataset,
+        description="data (on reset)",
+        style=style,
+        layout=layout,
+    )
     steps_box = widgets.IntSlider(
         value=steps_per_frame,
         min=1,

@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from gannotes.losses import (
+    OBJECTIVES,
     d_logistic_loss,
+    d_loss_with_targets,
     g_loss,
     g_minimax_loss,
     g_nonsaturating_loss,
@@ -46,7 +48,7 @@ def test_generator_losses_match_the_papers_formulas():
     torch.testing.assert_close(g_nonsaturating_loss(LOGITS.double()), -torch.log(d).mean())
     assert g_loss("minimax", LOGITS) == g_minimax_loss(LOGITS)
     with pytest.raises(ValueError, match="valid: nonsaturating, minimax"):
-        g_loss("wasserstein", LOGITS)
+        g_loss("vanilla", LOGITS)
 
 
 def test_minimax_saturates_where_nonsaturating_does_not():
@@ -71,9 +73,21 @@ def test_losses_are_finite_for_extreme_logits():
         assert torch.isfinite(value)
 
 
-def test_losses_reject_non_flat_logits():
-    with pytest.raises(ValueError, match=r"1-D tensor of logits \[N\]"):
-        d_logistic_loss(torch.zeros(4, 1), torch.zeros(4))
+def test_losses_accept_score_maps_and_reject_scores_without_a_batch_axis():
+    """A PatchGAN scores a map [N, 1, H, W]: every loss is the mean over all of its scores,
+    the same as on the flattened scores."""
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(4, 1, 3, 3, generator=gen), torch.randn(4, 1, 3, 3, generator=gen)
+    for name, obj in OBJECTIVES.items():
+        torch.testing.assert_close(obj.d_loss(real, fake), obj.d_loss(real.flatten(), fake.flatten()))
+        torch.testing.assert_close(obj.g_loss(fake), obj.g_loss(fake.flatten()), msg=name)
+    flips = torch.tensor([1.0, 0.0, 1.0, 1.0])  # per-sample targets apply to the whole map
+    torch.testing.assert_close(
+        d_loss_with_targets(real, fake, flips, 0.0),
+        d_loss_with_targets(real.flatten(), fake.flatten(), flips.repeat_interleave(9), 0.0),
+    )
+    with pytest.raises(ValueError, match=r"batch axis first"):
+        d_logistic_loss(torch.tensor(0.5), torch.zeros(4))
 
 
 def test_optimal_discriminator_for_two_gaussians():

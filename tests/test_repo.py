@@ -56,10 +56,26 @@ def test_dependencies_are_lower_bounds_not_pins():
     } <= names
 
 
+def test_one_torch_minimum_everywhere():
+    """torch 2.6 added torch.nn.utils.get_total_norm and clip_grads_with_norm_, which the
+    training step uses: every install route states that minimum."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "torch>=2.6" in project["dependencies"]
+    assert "pytorch>=2.6" in (ROOT / "environment.yml").read_text()
+    assert "torch>=2.6" in (ROOT / "binder" / "requirements.txt").read_text().split()
+    assert "`torch>=2.6`" in (ROOT / "README.md").read_text()
+    import torch
+
+    assert hasattr(torch.nn.utils, "get_total_norm") and hasattr(
+        torch.nn.utils, "clip_grads_with_norm_"
+    )
+
+
 def test_binder_uses_cpu_torch_and_installs_without_resolving():
     requirements = (ROOT / "binder" / "requirements.txt").read_text()
     assert "download.pytorch.org/whl/cpu" in requirements
-    assert "torch" in requirements.split()
+    assert "torch>=2.6" in requirements.split()
     post = (ROOT / "binder" / "postBuild").read_text()
     assert "pip install --no-deps -e ." in post
 
@@ -78,7 +94,7 @@ def test_the_package_imports_without_jupyter():
         "import sys, gannotes.cli, gannotes.data, gannotes.losses, gannotes.models, "
         "gannotes.training, gannotes.viz, gannotes.checkpoint, gannotes.widgets, gannotes.metrics, "
         "gannotes.features, gannotes.evaluation, gannotes.tricks, gannotes.hardware, "
-        "gannotes.exercises\n"
+        "gannotes.exercises, gannotes.gans, gannotes.config\n"
         "bad = {m.split('.')[0] for m in sys.modules} & {'IPython', 'ipywidgets', 'jupyterlab',"
         " 'nbformat', 'ipykernel'}\n"
         "assert not bad, bad"

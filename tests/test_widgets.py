@@ -54,19 +54,19 @@ def test_set_option_live_tricks_reach_step_options_and_reset_ones_wait():
     assert lab.set_option("label_smoothing", 0.1)
     assert lab.set_option("instance_noise", 0.2)
     assert lab.set_option("grad_clip", 1.0)
-    assert lab.set_option("g_loss", "minimax")
-    opts = lab.trainer.step_options()
+    assert lab.set_option("g_loss", "minimax")  # the knob's old name for loss
+    opts = lab.trainer.family.step_options(lab.trainer.step)
     assert opts.real_target == pytest.approx(0.9)
     assert opts.instance_noise == pytest.approx(0.2, rel=1e-6)  # constant: no annealing here
     assert opts.grad_clip == 1.0
-    assert lab.trainer.config.g_loss == "minimax"
+    assert lab.trainer.config.loss == "minimax" and lab.trainer.family.config.loss == "minimax"
     lab.step(1)
 
     assert lab.set_option("pack", 2) is False  # changes D: waits for reset()
-    assert lab.needs_reset and lab.trainer.step_options().pack == 1
+    assert lab.needs_reset and lab.trainer.family.step_options(0).pack == 1
     lab.step(1)  # still trains with the old models
     lab.reset(seed=1)
-    assert not lab.needs_reset and lab.trainer.step_options().pack == 2
+    assert not lab.needs_reset and lab.trainer.family.step_options(0).pack == 2
     assert lab.trainer.step == 0 and lab.trainer.config.seed == 1
     assert lab.trainer.config.label_smoothing == pytest.approx(0.1)  # kept through the reset
     frame = lab.frame()  # the surface and arrows work on packed D
@@ -75,7 +75,7 @@ def test_set_option_live_tricks_reach_step_options_and_reset_ones_wait():
     with pytest.raises(ValueError):
         lab.set_option("label_smoothing", 1.5)
     with pytest.raises(ValueError):
-        lab.set_option("g_loss", "wasserstein")
+        lab.set_option("loss", "vanilla")
     with pytest.raises(ValueError):
         lab.set_option("momentum", 0.9)
     assert lab.trainer.config.label_smoothing == pytest.approx(0.1)  # unchanged
@@ -95,9 +95,9 @@ class LinearD(nn.Module):
 
 @pytest.mark.parametrize("loss", ["nonsaturating", "minimax"])
 def test_arrows_are_minus_the_generator_loss_gradient(loss):
-    lab = small_lab(g_loss=loss)
+    lab = small_lab(loss=loss)
     w = [0.6, -0.8]
-    lab.trainer.D = LinearD(w)
+    lab.trainer.networks["D"] = LinearD(w)
     x = torch.tensor([[0.0, 0.0], [1.0, 0.5], [-2.0, 1.0], [0.3, -0.3]])
     arrows = lab.generator_arrows(x)
 
@@ -108,7 +108,7 @@ def test_arrows_are_minus_the_generator_loss_gradient(loss):
     torch.testing.assert_close(arrows, -grad)
     cos = (arrows @ wt) / (arrows.norm(dim=1) * wt.norm())
     torch.testing.assert_close(cos, torch.ones(len(x)))  # along +w: toward "real"
-    assert lab.trainer.D.w.grad is None  # autograd went through D without touching it
+    assert lab.trainer.networks["D"].w.grad is None  # autograd went through D without touching it
 
 
 def test_frame_has_the_arrays_to_draw():
@@ -158,15 +158,15 @@ def test_the_app_steps_plays_and_reacts_to_its_controls():
     assert lab.trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-2)
     app.controls["d_steps"].value = 2
     assert lab.trainer.config.d_steps == 2
-    app.controls["g_loss"].value = "minimax"
-    assert lab.trainer.config.g_loss == "minimax"
+    app.controls["loss"].value = "minimax"
+    assert lab.trainer.config.loss == "minimax"
 
     clip = app.controls["grad_clip"]
     assert clip.label == "off"
     clip.value = 1.0
-    assert lab.trainer.step_options().grad_clip == 1.0
+    assert lab.trainer.family.step_options(lab.trainer.step).grad_clip == 1.0
     clip.index = 0
-    assert lab.trainer.step_options().grad_clip is None
+    assert lab.trainer.family.step_options(lab.trainer.step).grad_clip is None
 
     app.controls["spectral_norm"].value = True  # waits for Reset
     assert lab.needs_reset and "Reset" in app.status.value

@@ -1,0 +1,77 @@
+"""Generators and discriminators, one readable file per architecture.
+
+* :mod:`gannotes.models.mlp`: an MLP pair for 2-D toy points and flat images (Goodfellow et al.
+  2014);
+* :mod:`gannotes.models.dcgan`: a DCGAN pair for 28x28 images (Radford et al. 2016).
+
+Every model has a dataclass config whose defaults work; discriminators return logits ``[N]``.
+:func:`config_for` gives the default config of a model for a dataset, :func:`build_models` the
+(generator, discriminator) pair of a config. Adding an architecture is one new file here and one
+line in :data:`ARCHITECTURES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from torch import nn
+
+from . import dcgan, mlp
+from .common import IMAGE_SHAPE, assert_shape
+from .dcgan import D_NORMS, DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_init_
+from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator, packed_shape
+
+__all__ = [
+    "ARCHITECTURES",
+    "D_NORMS",
+    "IMAGE_SHAPE",
+    "MODELS",
+    "Architecture",
+    "DCGANConfig",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPConfig",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "assert_shape",
+    "build_models",
+    "config_for",
+    "dcgan_init_",
+    "packed_shape",
+]
+
+
+class Architecture(NamedTuple):
+    """A (generator, discriminator) pair: its config class, the two networks, and the default
+    config for a dataset."""
+
+    config: type
+    generator: type[nn.Module]
+    discriminator: type[nn.Module]
+    config_for: Callable[..., object]
+
+
+ARCHITECTURES = {
+    "mlp": Architecture(MLPConfig, MLPGenerator, MLPDiscriminator, mlp.config_for),
+    "dcgan": Architecture(DCGANConfig, DCGANGenerator, DCGANDiscriminator, dcgan.config_for),
+}
+MODELS = tuple(ARCHITECTURES)
+
+
+def config_for(model: str, dataset: str, **overrides):
+    """The default config of ``model`` for ``dataset``, with ``overrides`` applied."""
+    if model not in ARCHITECTURES:
+        raise ValueError(f"unknown model {model!r}; valid models are {', '.join(MODELS)}")
+    return ARCHITECTURES[model].config_for(dataset, **overrides)
+
+
+def build_models(cfg) -> tuple[nn.Module, nn.Module]:
+    """The (generator, discriminator) pair described by ``cfg`` (a config of ARCHITECTURES)."""
+    for arch in ARCHITECTURES.values():
+        if isinstance(cfg, arch.config):
+            if hasattr(cfg, "data_shape"):
+                cfg.data_shape = tuple(cfg.data_shape)  # from JSON or a checkpoint: a list
+            return arch.generator(cfg), arch.discriminator(cfg)
+    names = ", ".join(a.config.__name__ for a in ARCHITECTURES.values())
+    raise TypeError(f"expected one of {names}, got {type(cfg).__name__}")
