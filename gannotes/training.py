@@ -253,7 +253,10 @@ class Trainer:
         self.budget_steps: int | None = None  # the budget of the current run() (lr schedule)
         self.budget_s: float | None = None
         self.history: dict[str, list] = {"step": []}
-        self._pending: list[tuple[int, dict[str, torch.Tensor]]] = []  # steps not yet logged
+        # Steps not yet in the history: their statistics as the step returned them (tensors on
+        # the device), then, once transferred, as floats (with each step's seconds).
+        self._pending: list[tuple[int, dict[str, torch.Tensor], float]] = []
+        self._unlogged: list[tuple[int, dict[str, float], float]] = []
         self.snapshots: list[torch.Tensor] = []
         self.snapshot_steps: list[int] = []
         self.snapshot_every = config.snapshot_every
@@ -395,17 +398,16 @@ class Trainer:
         self.step += 1
         return stats
 
-    def _check_pending(self) -> list[tuple[int, dict[str, float]]]:
-        """The steps not yet logged, as floats (one transfer from the device); raises
-        TrainingDiverged at the first with a non-finite loss."""
+    def _transfer(self) -> None:
+        """Bring the pending steps' statistics to the CPU (one transfer for all of them) and
+        raise TrainingDiverged at the first step with a non-finite loss."""
         if not self._pending:
-            return []
-        flat = torch.stack([v.float() for _, s in self._pending for v in s.values()]).tolist()
-        rows, i = [], 0
-        for step, stats in self._pending:
-            rows.append((step, dict(zip(stats, flat[i : i + len(stats)], strict=True))))
+            return
+        flat = torch.stack([v.float() for _, s, _ in self._pending for v in s.values()]).tolist()
+        i = 0
+        for step, stats, seconds in self._pending:
+            row = dict(zip(stats, flat[i : i + len(stats)], strict=True))
             i += len(stats)
-        for step, row in rows:
             losses = {k: v for k, v in row.items() if k.startswith("loss")}
             if not all(math.isfinite(v) for v in losses.values()):
                 kept = self.checkpoint_path
@@ -419,17 +421,22 @@ class Trainer:
                     f"training diverged at step {step + 1}: {shown}; {where}. "
                     "Try lower learning rates."
                 )
-        return rows
+            self._unlogged.append((step, row, seconds))
+        self._pending = []
 
-    def _log(self, rows: list[tuple[int, dict[str, float]]], seconds: float) -> dict[str, float]:
-        """Append one history row: the mean of each statistic over ``rows``."""
+    def _log(self) -> dict[str, float]:
+        """Append one history row: the mean of each statistic over the steps since the last
+        row, the images per second of training time, and the training time so far."""
+        self._transfer()
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        for _, stats in rows:
+        for _, stats, _ in self._unlogged:
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
-        seen = len(rows) * self.config.batch_size * self.family.batches_per_step()
+        seen = len(self._unlogged) * self.config.batch_size * self.family.batches_per_step()
+        seconds = sum(t for _, _, t in self._unlogged)
+        self._unlogged = []
         row = {"step": self.step, **{k: sums[k] / counts[k] for k in sums}}
         row.update(images_per_s=seen / max(seconds, 1e-9), seconds=self.elapsed)
         n_rows = len(self.history["step"])
@@ -474,8 +481,6 @@ class Trainer:
             desc=f"{cfg.model} on {cfg.dataset}",
             unit="step",
         )
-        self._pending = []
-        t_log = time.perf_counter()
         if self.step == 0 and not self.snapshots:
             self._snapshot()
         try:
@@ -492,12 +497,11 @@ class Trainer:
                     t0 = time.perf_counter()
                     step = self.step
                     stats = self.train_step()
-                    self.elapsed += time.perf_counter() - t0
-                    self._pending.append((step, stats))
+                    seconds = time.perf_counter() - t0
+                    self.elapsed += seconds
+                    self._pending.append((step, stats, seconds))
                     if self.step % cfg.log_every == 0:
-                        now = time.perf_counter()
-                        row = self._log(self._check_pending(), now - t_log)
-                        self._pending, t_log = [], now
+                        row = self._log()
                         shown = [k for k in row if k not in ("step", *TIMING_KEYS)][:4]
                         bar.set_postfix({k: f"{row[k]:.3g}" for k in shown})
                         if callback is not None:
@@ -505,13 +509,11 @@ class Trainer:
                     if self.step % self.snapshot_every == 0:
                         self._snapshot()
                     if self.out_dir is not None and self.step % cfg.checkpoint_every == 0:
-                        self._check_pending()  # never save a diverged run
-                        self.save()
+                        self.save()  # (save() checks the pending steps first)
                     bar.update(1)
-            self._check_pending()
+            self._transfer()  # a partial interval waits for its row (in checkpoints too)
         finally:
             bar.close()
-        self._pending = []  # a partial interval is not logged (as a resumed run would not)
         if self.out_dir is not None:
             self.save()
         return self.history
@@ -543,7 +545,8 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly (checkpoint format 2); loadable with
-        ``weights_only=True``."""
+        ``weights_only=True``. Raises TrainingDiverged rather than describe a diverged run."""
+        self._transfer()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         model_cfg = getattr(self.family, "model_cfg", None)
         return {
@@ -572,6 +575,7 @@ class Trainer:
             },
             "fixed": self.fixed,
             "history": self.history,
+            "unlogged": [list(entry) for entry in self._unlogged],  # steps since the last row
             "snapshots": self.snapshots,
             "snapshot_steps": self.snapshot_steps,
             "snapshot_every": self.snapshot_every,
@@ -616,6 +620,8 @@ class Trainer:
         self.fixed = state["fixed"]
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.history.setdefault("step", [])
+        self._pending = []
+        self._unlogged = [(int(s), dict(r), float(t)) for s, r, t in state.get("unlogged", [])]
         self.snapshots = list(state["snapshots"])
         self.snapshot_steps = list(state["snapshot_steps"])
         self.snapshot_every = int(state["snapshot_every"])

@@ -346,3 +346,18 @@ def test_discriminator_accuracy_counts_positive_logits():
     D = Threshold().train()
     assert discriminator_accuracy(D, images, batch=3) == 0.75
     assert D.training  # mode restored
+
+
+def test_a_run_interrupted_between_two_log_rows_resumes_its_history_exactly(tmp_path):
+    """The steps since the last history row are kept in the checkpoint, so the row after a
+    resume averages the same steps as the row of an uninterrupted run."""
+    cfg = small_toy(log_every=5, checkpoint_every=100)
+    straight = Trainer(cfg, tmp_path / "a")
+    straight.run(steps=20, progress=False)
+    first = Trainer(cfg, tmp_path / "b")
+    first.run(steps=13, progress=False)
+    assert len(load_checkpoint(tmp_path / "b")["unlogged"]) == 3  # steps 11, 12, 13
+    resumed = Trainer.resume(tmp_path / "b")
+    resumed.run(steps=20, progress=False)
+    same = [k for k in straight.history if k not in TIMING]
+    assert {k: straight.history[k] for k in same} == {k: resumed.history[k] for k in same}
