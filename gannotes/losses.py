@@ -12,8 +12,15 @@ loss is a mean over all of them. :data:`OBJECTIVES` holds them by name:
   instead: the same fixed point, but strong gradients early on, when D rejects samples easily.
   With log(sigmoid(l)) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l), every term is a
   softplus of a logit: numerically stable, no log(0).
-Regularisers of D sit beside them: :func:`r1_penalty` (Mescheder et al. 2018). Adding an
-objective is two functions and one line in :data:`OBJECTIVES`.
+* ``wasserstein``: Arjovsky, Chintala and Bottou (2017), "Wasserstein GAN", Eq. 3. A critic f
+  (no sigmoid) maximises E_x[f(x)] - E_z[f(G(z))], which for a 1-Lipschitz f estimates the
+  Earth-Mover distance W1 (the Kantorovich-Rubinstein dual); G minimises -E_z[f(G(z))]. The
+  critic must be kept Lipschitz: :func:`clip_weights_` (the paper) or :func:`gradient_penalty`
+  (Gulrajani et al. 2017).
+Regularisers of D sit beside them: :func:`r1_penalty` (Mescheder et al. 2018),
+:func:`gradient_penalty` (WGAN-GP, Gulrajani et al. 2017, Eq. 3) and :func:`clip_weights_`
+(WGAN's weight clipping). Adding an objective is two functions and one line in
+:data:`OBJECTIVES`.
 """
 
 from __future__ import annotations
@@ -23,16 +30,21 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = [
     "G_LOSSES",
     "OBJECTIVES",
     "Objective",
+    "clip_weights_",
     "d_logistic_loss",
     "d_loss_with_targets",
+    "d_wasserstein_loss",
     "g_loss",
     "g_minimax_loss",
     "g_nonsaturating_loss",
+    "g_wasserstein_loss",
+    "gradient_penalty",
     "objective",
     "optimal_discriminator",
     "r1_penalty",
@@ -122,6 +134,75 @@ def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tens
     return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), 0.5)
 
 
+# ----------------------------------------------------------------------------- Wasserstein (2017)
+
+
+def d_wasserstein_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic's loss, E[f(G(z))] - E[f(x)] (WGAN Eq. 3, negated to be minimised).
+
+    Minus this loss, E[f(x)] - E[f(G(z))], is the critic's estimate of W1(P_data, P_g) when f is
+    1-Lipschitz (up to the Lipschitz constant K when only K-Lipschitz, as with clipping).
+    """
+    _check_scores("real_scores", real_scores)
+    _check_scores("fake_scores", fake_scores)
+    return fake_scores.mean() - real_scores.mean()
+
+
+def g_wasserstein_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """The generator's loss, -E[f(G(z))]: move the samples up the critic's slope."""
+    _check_scores("fake_scores", fake_scores)
+    return -fake_scores.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float = 10.0,
+    *,
+    eps: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017, Eq. 3): ``weight * E[(||grad f(x_hat)|| - 1)^2]``.
+
+    x_hat = eps * x + (1 - eps) * x_tilde, on straight lines between real samples x and
+    generated ones x_tilde, with eps ~ U[0, 1] per sample (drawn on the CPU from ``generator``
+    unless ``eps`` ``[N]`` is given). The gradient norm is taken per sample, over all of its
+    features. ``create_graph=True`` keeps the gradient differentiable, so the penalty itself can
+    be minimised with respect to the critic's weights (a double backward). The paper's
+    weight (lambda) is 10. Use it without BatchNorm in the critic: the penalty is per sample, and
+    batch statistics mix the samples.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ"
+        )
+    n = real.shape[0]
+    if eps is None:
+        eps = torch.rand(n, generator=generator)
+    eps = eps.to(real.device, real.dtype).reshape(n, *([1] * (real.ndim - 1)))
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    slope = grad.flatten(1).norm(2, dim=1)  # [N]: ||grad f(x_hat_i)||
+    return weight * (slope - 1).square().mean()
+
+
+@torch.no_grad()
+def clip_weights_(module: nn.Module, c: float) -> nn.Module:
+    """WGAN's weight clipping (Arjovsky et al. 2017, Algorithm 1): every parameter of the critic
+    clamped to [-c, c] after each of its updates, in place (the paper: c = 0.01).
+
+    A crude way to keep the critic K-Lipschitz for some unknown K: the paper calls it "a clearly
+    terrible way", and WGAN-GP replaces it with :func:`gradient_penalty`.
+    """
+    if not c > 0:
+        raise ValueError(f"clip_weights_: c must be positive, got {c}")
+    for p in module.parameters():
+        p.clamp_(-c, c)
+    return module
+
+
 # ----------------------------------------------------------------------------- R1 (2018)
 
 
@@ -162,6 +243,7 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {
     "nonsaturating": Objective(d_logistic_loss, g_nonsaturating_loss, True, "Goodfellow 2014"),
     "minimax": Objective(d_logistic_loss, g_minimax_loss, True, "Goodfellow 2014"),
+    "wasserstein": Objective(d_wasserstein_loss, g_wasserstein_loss, False, "Arjovsky 2017"),
 }
 G_LOSSES = {name: obj.g_loss for name, obj in OBJECTIVES.items()}  # G's loss of each objective
 

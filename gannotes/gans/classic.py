@@ -2,7 +2,10 @@
 
 Its step is Algorithm 1 of Goodfellow et al. (2014), :func:`adversarial_step`: k updates of D
 on fresh real and generated batches, then one update of G through a frozen D. The objective is
-chosen by name (``loss``, see gannotes.losses.OBJECTIVES).
+chosen by name (``loss``, see gannotes.losses.OBJECTIVES), and so is the way D is kept in check: R1, the gradient penalty of WGAN-GP, or
+WGAN's weight clipping. With ``loss="wasserstein"`` and ``gp=10`` this family *is* WGAN-GP
+(Gulrajani et al. 2017, Algorithm 1: n_critic = k = 5, Adam 1e-4 with betas (0.5, 0.9) in its
+recipe); with ``clip=0.01`` and RMSprop it is the original WGAN (Arjovsky et al. 2017).
 
 The training tricks of gannotes.tricks are knobs of :class:`ClassicConfig`, all off by
 default (the plain recipe): label smoothing and noisy labels, instance noise, gradient clipping,
@@ -13,6 +16,7 @@ and the EMA of G are the Trainer's). The step applies those that act on a batch
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +28,9 @@ from ..config import TrainerConfig, knob
 from ..data import TOY_DATASETS
 from ..losses import (
     OBJECTIVES,
+    clip_weights_,
     d_loss_with_targets,
+    gradient_penalty,
     objective,
     r1_penalty,
 )
@@ -71,6 +77,24 @@ class ClassicConfig(TrainerConfig):
         metavar="K",
         widget=("int", 1, 10),
         label="k (D steps)",
+    )
+    gp: float = knob(
+        0.0,
+        "gradient penalty (WGAN-GP): LAMBDA * E[(|grad D(x_hat)| - 1)^2] on interpolates",
+        low=0,
+        note="0: off",
+        metavar="LAMBDA",
+        widget=("slider", 0.0, 20.0, 1.0),
+        label="gradient penalty",
+    )
+    clip: float = knob(
+        0.0,
+        "weight clipping (WGAN): every parameter of D clamped to [-C, C] after its updates",
+        low=0,
+        note="0: off",
+        metavar="C",
+        widget=("choice", [("off", 0.0), ("0.01", 0.01), ("0.1", 0.1), ("1", 1.0)]),
+        label="weight clip",
     )
     label_smoothing: float = knob(
         0.0,
@@ -204,6 +228,10 @@ class ClassicConfig(TrainerConfig):
                 )
         if self.batch_size % self.pack:
             raise ValueError(f"batch_size {self.batch_size} must be divisible by pack {self.pack}")
+        if self.gp and self.clip:
+            raise ValueError(
+                "gp and clip are two ways to keep the critic Lipschitz: set one of them, not both"
+            )
         if (self.label_smoothing or self.label_noise) and self.loss not in LOGISTIC:
             raise ValueError(
                 f"label_smoothing and label_noise change the targets of the logistic objectives "
@@ -238,6 +266,8 @@ class StepOptions:
     pack: int = 1  # PacGAN: D sees packs of this many samples
     grad_clip: float | None = None  # max gradient norm of D and of G
     r1: float = 0.0  # gamma of the R1 penalty on D's gradient at real data; 0 = off
+    gp: float = 0.0  # lambda of WGAN-GP's gradient penalty on interpolates; 0 = off
+    clip: float = 0.0  # WGAN's weight clipping of D to [-clip, clip] after each update; 0 = off
     train_g: bool = True  # False while pre-training D: G's loss is reported, G does not move
     generator: torch.Generator | None = None  # randomness of noise, augmentation, label flips
 
@@ -271,14 +301,14 @@ def adversarial_step(
     gradient reaches G. The G update runs through D with D's parameters frozen
     (``requires_grad_(False)``): the generator's loss must move G only, never D. ``loss`` names
     the objective (gannotes.losses.OBJECTIVES); ``options`` switches on the tricks and
-    regularisers that act on batches, labels and gradients (:class:`StepOptions`);
+    regularisers that act on batches, labels, gradients and weights (:class:`StepOptions`);
     ``ctx`` carries the autocast context and gradient scaler (no-ops in float32).
 
     Returns detached scalar tensors: the last D update's loss, G's loss, the gradient norms of
     D (last update) and G (before clipping); mean D(x) and D(G(z)) as probabilities
     (``d_real``, ``d_fake``) for the logistic objectives, else the mean raw scores
     (``score_real``, ``score_fake``; for a Wasserstein critic their difference estimates W1);
-    the penalty's value (``r1``) when it is on.
+    the penalties' values (``r1``, ``gp``) when they are on.
     """
     opts = options if options is not None else StepOptions()
     ctx = ctx if ctx is not None else StepContext()
@@ -309,9 +339,16 @@ def adversarial_step(
             if opts.r1:
                 penalties["r1"] = r1_penalty(real_scores, real, opts.r1)
                 loss_d = loss_d + penalties["r1"]
+            if opts.gp:
+                penalties["gp"] = gradient_penalty(
+                    D, real_view, fake_view, opts.gp, generator=opts.generator
+                )
+                loss_d = loss_d + penalties["gp"]
         opt_d.zero_grad(set_to_none=True)
         ctx.backward(loss_d)
         grad_norm_d = ctx.update(opt_d, params_d, opts.grad_clip)
+        if opts.clip:
+            clip_weights_(D, opts.clip)
 
     D.requires_grad_(False)  # G's loss must move G only
     z = noise(real_batches[-1].shape[0])
@@ -351,6 +388,12 @@ class Classic(Family):
         G, D = build_models(self.model_cfg)
         if config.spectral_norm:
             apply_spectral_norm(D)
+        if config.gp and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+            warnings.warn(
+                "the gradient penalty is per sample, but D has BatchNorm, which mixes the samples "
+                "of a batch; WGAN-GP's critic has none (model_config d_norm='layer' or 'none')",
+                stacklevel=2,
+            )
         self.networks = {"G": G.to(device), "D": D.to(device)}
         self.optimizers = {
             "G": make_optimizer(G.parameters(), config, config.lr_g),  # learning_rates: lr_g
@@ -387,6 +430,8 @@ class Classic(Family):
             # lazy regularisation (Karras et al. 2020, StyleGAN2 Sec. 3.1): the same average
             # penalty for 1/r1_every of the cost
             r1=cfg.r1 * cfg.r1_every if step % cfg.r1_every == 0 else 0.0,
+            gp=cfg.gp,
+            clip=cfg.clip,
             train_g=step >= cfg.d_pretrain_steps,  # pre-training D: G waits
             generator=generator,
         )
@@ -424,6 +469,9 @@ def recipe(model: str, dataset: str, overrides: dict[str, Any]) -> dict[str, Any
     * The toy recipe (``ring``, ``grid``) is a 128-wide MLP with Adam at 2e-3 decayed linearly to
       0 over 8,000 steps, on batches of 256 fresh points, with the minibatch std and a lazy R1
       penalty in D (benchmarks/toy_recipe.md).
+    * ``loss="wasserstein"`` picks the papers' settings unless overridden: with ``clip`` the
+      original WGAN (RMSprop 5e-5, n_critic 5, c = 0.01 if not given); else WGAN-GP (lambda 10,
+      n_critic 5, Adam with betas (0.5, 0.9), no BatchNorm in the critic: layer norm),.
     """
     if dataset in TOY_DATASETS:
         # benchmarks/toy_recipe.md: a narrow MLP (128 wide: ~2.5x the steps per CPU-second of
@@ -450,4 +498,20 @@ def recipe(model: str, dataset: str, overrides: dict[str, Any]) -> dict[str, Any
         # CPU-s on one thread (FID in our features, lower is better): batch 64 / lr 2e-4: 260 at
         # 90 s; batch 32 / 2e-4: 134; batch 32 / 5e-4: 94 (benchmarks/README.md).
         base = dict(batch_size=32, lr_g=5e-4, lr_d=5e-4)
+    if overrides.get("loss") == "wasserstein":
+        wgan = _wasserstein_recipe(model, dataset, overrides)
+        model_config = {**base.get("model_config", {}), **wgan.pop("model_config", {})}
+        base.update(wgan, model_config=model_config)
     return base
+
+
+def _wasserstein_recipe(model: str, dataset: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The WGAN papers' settings (WGAN with ``clip``, else WGAN-GP), sized for a CPU."""
+    off = dict(r1=0.0, r1_every=1)  # the toy recipe's R1 is not part of the critic's recipe
+    if overrides.get("clip") and not overrides.get("gp"):
+        # Arjovsky et al. 2017, Algorithm 1: alpha = 5e-5, c = 0.01, n_critic = 5, RMSprop
+        return dict(off, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, d_steps=5, clip=0.01)
+    gp = dict(off, gp=10.0, d_steps=5, lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.9))
+    if model == "dcgan":
+        gp["model_config"] = dict(d_norm="layer")
+    return gp
