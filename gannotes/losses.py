@@ -17,6 +17,12 @@ loss is a mean over all of them. :data:`OBJECTIVES` holds them by name:
   Earth-Mover distance W1 (the Kantorovich-Rubinstein dual); G minimises -E_z[f(G(z))]. The
   critic must be kept Lipschitz: :func:`clip_weights_` (the paper) or :func:`gradient_penalty`
   (Gulrajani et al. 2017).
+* ``hinge``: Lim and Ye (2017), "Geometric GAN"; Miyato et al. (2018), "Spectral Normalization",
+  Eq. 16-17: D minimises E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], G minimises -E[D(G(z))].
+* ``least-squares``: Mao et al. (2017), "Least Squares GANs", Eq. 2 with the 0-1 coding (a = 0,
+  b = c = 1): D minimises 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2], G minimises
+  1/2 E[(D(G(z)) - 1)^2]. CycleGAN uses it.
+
 Regularisers of D sit beside them: :func:`r1_penalty` (Mescheder et al. 2018),
 :func:`gradient_penalty` (WGAN-GP, Gulrajani et al. 2017, Eq. 3) and :func:`clip_weights_`
 (WGAN's weight clipping). Adding an objective is two functions and one line in
@@ -37,9 +43,13 @@ __all__ = [
     "OBJECTIVES",
     "Objective",
     "clip_weights_",
+    "d_hinge_loss",
+    "d_least_squares_loss",
     "d_logistic_loss",
     "d_loss_with_targets",
     "d_wasserstein_loss",
+    "g_hinge_loss",
+    "g_least_squares_loss",
     "g_loss",
     "g_minimax_loss",
     "g_nonsaturating_loss",
@@ -203,6 +213,35 @@ def clip_weights_(module: nn.Module, c: float) -> nn.Module:
     return module
 
 
+# ----------------------------------------------------------------------------- hinge and least squares
+
+
+def d_hinge_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """D's hinge loss: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]."""
+    _check_scores("real_scores", real_scores)
+    _check_scores("fake_scores", fake_scores)
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def g_hinge_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """G's loss with the hinge objective: -E[D(G(z))] (as in the Wasserstein objective)."""
+    _check_scores("fake_scores", fake_scores)
+    return -fake_scores.mean()
+
+
+def d_least_squares_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """LSGAN's D loss (0-1 coding): 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]."""
+    _check_scores("real_scores", real_scores)
+    _check_scores("fake_scores", fake_scores)
+    return 0.5 * (real_scores - 1).square().mean() + 0.5 * fake_scores.square().mean()
+
+
+def g_least_squares_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """LSGAN's G loss: 1/2 E[(D(G(z)) - 1)^2]."""
+    _check_scores("fake_scores", fake_scores)
+    return 0.5 * (fake_scores - 1).square().mean()
+
+
 # ----------------------------------------------------------------------------- R1 (2018)
 
 
@@ -244,6 +283,8 @@ OBJECTIVES: dict[str, Objective] = {
     "nonsaturating": Objective(d_logistic_loss, g_nonsaturating_loss, True, "Goodfellow 2014"),
     "minimax": Objective(d_logistic_loss, g_minimax_loss, True, "Goodfellow 2014"),
     "wasserstein": Objective(d_wasserstein_loss, g_wasserstein_loss, False, "Arjovsky 2017"),
+    "hinge": Objective(d_hinge_loss, g_hinge_loss, False, "Lim and Ye 2017"),
+    "least-squares": Objective(d_least_squares_loss, g_least_squares_loss, False, "Mao 2017"),
 }
 G_LOSSES = {name: obj.g_loss for name, obj in OBJECTIVES.items()}  # G's loss of each objective
 

@@ -190,3 +190,21 @@ def test_config_for_validates_pairs_and_overrides():
         config_for("vae", "ring")
     with pytest.raises(TypeError):
         build_models(object())
+
+
+def test_hinge_and_least_squares_objectives_match_their_papers():
+    """Hinge (Lim and Ye 2017; Miyato et al. 2018 Eq. 16-17) and least squares (Mao et al.
+    2017, Eq. 2 with a = 0, b = c = 1), against the formulas written out per sample."""
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.3])
+    hinge, ls = OBJECTIVES["hinge"], OBJECTIVES["least-squares"]
+    d_hinge = (0 + 0.5 + 2.0) / 3 + (0 + 1.3) / 2  # mean max(0, 1 - r) + mean max(0, 1 + f)
+    assert hinge.d_loss(real, fake).item() == pytest.approx(d_hinge)
+    assert hinge.g_loss(fake).item() == pytest.approx(-(-2.0 + 0.3) / 2)
+    d_ls = 0.5 * (1 + 0.25 + 4) / 3 + 0.5 * (4 + 0.09) / 2
+    assert ls.d_loss(real, fake).item() == pytest.approx(d_ls)
+    assert ls.g_loss(fake).item() == pytest.approx(0.5 * (9 + 0.49) / 2)
+    assert not hinge.logits and not ls.logits
+    with pytest.raises(
+        ValueError, match="valid: nonsaturating, minimax, wasserstein, hinge, least-squares"
+    ):
+        g_loss("vanilla", LOGITS)
