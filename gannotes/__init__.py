@@ -9,7 +9,8 @@ loading), ``metrics`` (FID, KID, precision/recall, density/coverage, IS, mode co
 ``features`` (our Fashion-MNIST feature network), ``evaluation`` (scoring samples),
 ``quality`` (memorisation check, the real-or-fake game), ``viz`` (grids, curves, animations),
 ``widgets`` (the in-notebook GAN Lab), ``exercises`` (checks for the notebooks' exercises),
-``hardware`` (CPU threads) and ``cli`` (``python -m gannotes``). Importing it needs no Jupyter.
+``wasserstein`` (W1 in closed form and a critic that estimates it), ``hardware`` (CPU
+threads) and ``cli`` (``python -m gannotes``). Importing it needs no Jupyter.
 """
 
 __version__ = "0.1.0"

@@ -94,7 +94,7 @@ def test_the_package_imports_without_jupyter():
         "import sys, gannotes.cli, gannotes.data, gannotes.losses, gannotes.models, "
         "gannotes.training, gannotes.viz, gannotes.checkpoint, gannotes.widgets, gannotes.metrics, "
         "gannotes.features, gannotes.evaluation, gannotes.tricks, gannotes.hardware, "
-        "gannotes.exercises, gannotes.gans, gannotes.config\n"
+        "gannotes.exercises, gannotes.gans, gannotes.config, gannotes.wasserstein\n"
         "bad = {m.split('.')[0] for m in sys.modules} & {'IPython', 'ipywidgets', 'jupyterlab',"
         " 'nbformat', 'ipykernel'}\n"
         "assert not bad, bad"
