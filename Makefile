@@ -11,6 +11,10 @@ LAB_ARGS    ?=
 # Jupyter refuses to start as root without --allow-root (containers, CI images, this machine).
 ROOT_ARGS   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# pytest-xdist workers (each runs torch and the notebook kernels on one OpenMP thread; a
+# notebook's cells stay on one worker, see conftest.py). JOBS=1 runs in one process.
+JOBS ?= 2
+XDIST := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadgroup)
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -29,7 +33,7 @@ help:
 	@echo "  make test    run every test, including executing every notebook"
 	@echo ""
 	@echo "Also: make lint | clean-notebooks | check-notebooks | data | clean"
-	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) TORCH_SPEC=$(TORCH_SPEC) LAB_ARGS= PYTEST_ARGS="
+	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) TORCH_SPEC=$(TORCH_SPEC) LAB_ARGS= PYTEST_ARGS= JOBS=$(JOBS)"
 
 # Create the venv and install the package with its notebook and test extras.
 # Re-runs when pyproject.toml changes; delete $(STAMP) to force it.
@@ -45,7 +49,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,7 +2,8 @@
 
 - One OpenMP thread unless the caller chose otherwise: on a busy 2-core machine two spinning
   threads per process made notebook 01 ten times slower, and one thread keeps the recorded
-  numbers the same from run to run. Kernels started by nbval and papermill inherit it.
+  numbers the same from run to run. Kernels started by nbval and papermill inherit it, and so
+  do pytest-xdist's workers (``make test`` uses one per core).
 - nbval compares a cell marked ``# NBVAL_CHECK_OUTPUT`` with the notebook's stored output, but
   the course stores notebooks without outputs. The expected text lives instead in the cell's
   metadata (``"expected_output"``), next to the code that prints it, and is handed to nbval as
@@ -40,6 +41,18 @@ class _NbformatWithExpectedOutputs:
                 ]
                 cell.execution_count = 1
         return nb
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) the cells of one
+    notebook, which nbval collects as separate items sharing one kernel, must run on one
+    worker, in order: one xdist group per notebook."""
+    import pytest
+
+    for item in items:
+        path = str(getattr(item, "path", getattr(item, "fspath", "")))
+        if path.endswith(".ipynb"):
+            item.add_marker(pytest.mark.xdist_group(name=path.rsplit("/", 1)[-1]))
 
 
 def pytest_configure(config):

@@ -16,7 +16,8 @@ functions (``gannotes.viz.to_uint8``, ``gannotes.losses``, ``gannotes.tricks.smo
 ``gannotes.metrics.frechet_distance``) and closed forms (D*(1/2) = sigmoid(1), V = -log 4).
 
 Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
-``check_equilibrium_value``; 02 ``check_smooth_targets``; 07 ``check_fid``, ``check_game``.
+``check_equilibrium_value``; 02 ``check_smooth_targets``; 06 ``check_gradient_penalty``;
+07 ``check_fid``, ``check_game``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .losses import g_nonsaturating_loss, optimal_discriminator
+from .losses import g_nonsaturating_loss, gradient_penalty, optimal_discriminator
 from .metrics import feature_statistics, frechet_distance, frechet_distance_from_statistics
 from .quality import RealOrFakeGame
 from .tricks import smooth_targets
@@ -40,6 +41,7 @@ __all__ = [
     "check_fid",
     "check_g_loss",
     "check_game",
+    "check_gradient_penalty",
     "check_smooth_targets",
     "check_to_bytes",
 ]
@@ -294,6 +296,131 @@ def check_smooth_targets(fn: Any, say: Say = print) -> bool | None:
 def _rounded(t: torch.Tensor) -> Any:
     """A tensor as a (nested) list with 4 decimals: 0.9, not 0.8999999761581421."""
     return np.round(t.detach().double().cpu().numpy(), 4).tolist()
+
+
+# ----------------------------------------------------------------------------- notebook 06
+
+
+class _LinearCritic(torch.nn.Module):
+    """f(x) = w . flatten(x): grad f = w everywhere, so lambda (|w| - 1)^2 is the penalty."""
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = torch.nn.Parameter(w.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) @ self.w
+
+
+class _QuadraticCritic(torch.nn.Module):
+    """f(x) = a/2 |x|^2 per sample: grad f(x) = a x, so the slope depends on where f is asked."""
+
+    def __init__(self, a: float):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(a))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * self.a * x.flatten(1).square().sum(1)
+
+
+def check_gradient_penalty(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(critic, real, fake, eps) -> scalar`` with WGAN-GP's penalty,
+    ``gannotes.losses.gradient_penalty(critic, real, fake, 10.0, eps=eps)``: lambda = 10,
+    x_hat = eps * real + (1 - eps) * fake with ``eps`` ``[N]``, one gradient norm per sample.
+
+    Tried on a linear critic (slope |w| = 5 everywhere: the penalty is 10 (5 - 1)^2 = 160) and a
+    quadratic one on image-shaped inputs ``[N, 1, 4, 4]`` (the slope depends on x_hat). The
+    mistakes learners make get their own hint: no ``create_graph=True`` (the penalty then has
+    no gradient for the critic's weights), |grad|^2 instead of (|grad| - 1)^2, a norm over the
+    whole batch or over one axis instead of per sample, lambda forgotten, a sum over the batch,
+    or the critic asked at the real or fake samples instead of between them.
+    """
+    if fn is None:
+        say("not attempted yet: define my_gradient_penalty and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(6)
+    cases = [
+        (_LinearCritic(torch.tensor([3.0, 4.0])), (8, 2)),
+        (_QuadraticCritic(0.7), (6, 1, 4, 4)),
+    ]
+    for critic, shape in cases:
+        real, fake = torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)
+        eps = torch.rand(shape[0], generator=gen)
+        expected = gradient_penalty(critic, real, fake, 10.0, eps=eps)
+        try:
+            got = _call(fn, "my_gradient_penalty", critic, real.clone(), fake.clone(), eps.clone())
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            what = (
+                f"shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else type(got).__name__
+            )
+            say(f"not yet: return one number as a tensor, the mean over the batch (got {what})")
+            return False
+        got = got.reshape(())
+        if not got.requires_grad:
+            say(
+                "not yet: your penalty has no gradient for the critic's weights, so it cannot "
+                "train the critic: pass create_graph=True to torch.autograd.grad"
+            )
+            return False
+        value, want = got.item(), expected.item()
+        if not _close(value, want, 1e-4, 1e-6):
+            say(f"not yet: {_gp_hint(critic, real, fake, eps, value, want)}")
+            return False
+        params = list(critic.parameters())
+        (g_got,) = torch.autograd.grad(got, params)
+        (g_want,) = torch.autograd.grad(expected, params)
+        if not torch.allclose(g_got, g_want, rtol=1e-4, atol=1e-6):
+            say(
+                "not yet: the value is right but its gradient for the critic's weights is not: "
+                "compute the gradient with create_graph=True and do not detach it"
+            )
+            return False
+    say(
+        "correct: lambda E[(|grad f(x_hat)| - 1)^2], one norm per sample, differentiable in "
+        "the critic's weights (a double backward)"
+    )
+    return True
+
+
+def _gp_hint(critic, real, fake, eps, value: float, want: float) -> str:
+    """The mistake that explains ``value``, found by computing each mistake."""
+    n = real.shape[0]
+    e = eps.reshape(n, *([1] * (real.ndim - 1)))
+
+    def grads_at(x):
+        x = x.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x).sum(), x)
+        return g.detach()
+
+    g = grads_at(e * real + (1 - e) * fake)
+    per_sample = g.flatten(1).norm(dim=1)
+    candidates = {
+        "penalise (|grad| - 1)^2, not |grad|^2": 10 * per_sample.square().mean(),
+        "penalise (|grad| - 1)^2: the square of the norm minus 1, not of |grad|^2 - 1": 10
+        * (per_sample.square() - 1).square().mean(),
+        "take one gradient norm per sample (flatten each sample, norm over dim 1), not one "
+        "norm of the whole batch": 10 * (g.norm() - 1) ** 2,
+        "multiply by lambda = 10": (per_sample - 1).square().mean(),
+        "average over the batch (mean), not sum": 10 * (per_sample - 1).square().sum(),
+        "ask the critic between the samples, at x_hat = eps * real + (1 - eps) * fake, not at "
+        "the real ones": 10 * (grads_at(real).flatten(1).norm(dim=1) - 1).square().mean(),
+        "ask the critic between the samples, at x_hat = eps * real + (1 - eps) * fake, not at "
+        "the fake ones": 10 * (grads_at(fake).flatten(1).norm(dim=1) - 1).square().mean(),
+        "mix with eps on the real samples: x_hat = eps * real + (1 - eps) * fake": 10
+        * (grads_at((1 - e) * real + e * fake).flatten(1).norm(dim=1) - 1).square().mean(),
+    }
+    if g.ndim > 2:
+        candidates[
+            "flatten each sample before its norm: an image's gradient is [1, H, W], one norm "
+            "over all its pixels"
+        ] = 10 * (g.norm(dim=1) - 1).square().mean()
+    for hint, wrong in candidates.items():
+        if _close(value, float(wrong), 1e-4, 1e-6) and not _close(float(wrong), want, 1e-6):
+            return f"{value:.6g}, expected {want:.6g}: {hint}"
+    return f"{value:.6g}, expected {want:.6g}; lambda E[(|grad f(x_hat)| - 1)^2] with lambda = 10"
 
 
 # ----------------------------------------------------------------------------- notebook 07

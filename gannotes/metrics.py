@@ -23,6 +23,9 @@ points of a toy set) and never load a network, so they run anywhere and are easy
   (divided by k); coverage is the fraction of real balls that hold at least one fake sample.
 * **Inception score** (Salimans et al. 2016, "Improved Techniques for Training GANs", Sec. 4):
   ``exp(E_x KL(p(y|x) || p(y)))`` on class probabilities, per split, mean and std over splits.
+* **Rank correlation** (Spearman 1904): do two measurements order the same runs the same way
+  (a critic's estimate of W1 and FID at a run's checkpoints, say)? The Pearson correlation of
+  their ranks, ties given their average rank.
 * **Mode coverage** on the 2-D toy sets (VEEGAN, Srivastava et al. 2017, Sec. 5.1; PacGAN, Lin
   et al. 2018): a sample is *high quality* when it lies within 3 std of its nearest mode centre;
   a mode is captured when it is the nearest centre of at least one high-quality sample.
@@ -62,6 +65,7 @@ __all__ = [
     "nearest_neighbour_radii",
     "polynomial_mmd2",
     "precision_recall",
+    "rank_correlation",
 ]
 
 Array = np.ndarray | torch.Tensor
@@ -399,3 +403,33 @@ def mode_coverage(points: Array, dataset: str) -> ModeCoverage:
     good = nearest_dist <= 3 * TOY_STD[dataset]
     histogram = torch.bincount(nearest[good], minlength=len(centres))
     return ModeCoverage(int((histogram > 0).sum()), float(good.double().mean()), histogram.tolist())
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x``, ties sharing their average rank."""
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.arange(1, len(x) + 1)
+    for value in np.unique(x):  # average the ranks of ties
+        tied = x == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def rank_correlation(x: Array, y: Array) -> float:
+    """Spearman's rho of two equal-length sequences: +1 when they order the items the same
+    way, -1 when oppositely. NaN when either is constant (no order to compare)."""
+    a = np.asarray(x, dtype=np.float64).ravel()
+    b = np.asarray(y, dtype=np.float64).ravel()
+    if a.shape != b.shape or len(a) < 2:
+        raise ValueError(
+            f"rank_correlation needs two sequences of the same length >= 2, got {len(a)} "
+            f"and {len(b)}"
+        )
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("rank_correlation: the values must be finite")
+    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum() / denom) if denom > 0 else math.nan

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .losses import clip_weights_, d_wasserstein_loss, gradient_penalty
+from .losses import clip_weights_, d_logistic_loss, d_wasserstein_loss, gradient_penalty, objective
 from .models import IMAGE_SHAPE, DCGANConfig, DCGANDiscriminator
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "critic_network",
     "critic_slope",
     "divergences_parallel_lines",
+    "generator_gradient_parallel_lines",
     "parallel_lines",
     "shifted_gaussians",
     "train_critic",
@@ -186,6 +188,8 @@ def train_critic(
     batch_size: int | None = None,
     gp: float = 10.0,
     clip: float = 0.01,
+    critic: nn.Module | None = None,
+    penalty: Callable[..., torch.Tensor] = gradient_penalty,
 ) -> CriticResult:
     """Train a critic to separate ``a`` from ``b`` (each ``[N, 2]`` or ``[N, 1, 28, 28]``) and
     estimate W1(a, b); see :class:`CriticResult`.
@@ -197,6 +201,11 @@ def train_critic(
     trains a GAN for 10^5 steps). Minibatches of ``batch_size`` from each set, drawn with
     ``seed``; ``steps`` defaults to 1,000 for points and 300 for images, ``batch_size`` to 256
     points or 64 images (10-20 CPU-seconds either way, on one thread of a slow CPU).
+
+    ``critic``: train this network (in place) instead of a new one, e.g. a copy of a GAN's
+    critic, to see how far from optimal it was. ``penalty``: the gradient penalty function,
+    called as ``penalty(critic, xa, xb, gp, generator=...)`` (the package's by default; notebook
+    06 passes a broken one to show what it costs).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
@@ -211,7 +220,9 @@ def train_critic(
     batch_size = batch_size if batch_size is not None else (256 if points else 64)
     started = time.process_time()
     torch.manual_seed(seed)
-    critic = critic_network(tuple(a.shape[1:]))
+    if critic is None:
+        critic = critic_network(tuple(a.shape[1:]))
+    critic.train()
     if method == "gp":
         opt = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
     else:
@@ -223,7 +234,7 @@ def train_critic(
         xb = b[torch.randint(len(b), (batch_size,), generator=gen)]
         loss = d_wasserstein_loss(critic(xa), critic(xb))  # -(E_a f - E_b f)
         if method == "gp":
-            loss = loss + gradient_penalty(critic, xa, xb, gp, generator=gen)
+            loss = loss + penalty(critic, xa, xb, gp, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -233,3 +244,36 @@ def train_critic(
     slope = critic_slope(critic, a, b, generator=gen)
     w1 = gap / slope if method == "gp" else gap
     return CriticResult(w1, gap, slope, method, steps, time.process_time() - started, critic)
+
+
+def generator_gradient_parallel_lines(
+    theta: float, loss: str, *, n: int = 1000, steps: int = 500, seed: int = 0
+) -> float:
+    """WGAN's Example 1, measured: how hard does G's loss pull P_theta towards P0?
+
+    A discriminator is trained to (near) optimality between P0 (real) and P_theta (the
+    generator's samples (theta, u)): for the logistic objectives ("minimax", "nonsaturating")
+    an MLP with Adam on the logistic loss, for "wasserstein" a critic with the gradient penalty
+    (:func:`train_critic`). Returns dL_G/dtheta, G's loss differentiated through the frozen
+    discriminator with respect to theta. With disjoint supports the optimal D is flat where the
+    samples are (JS is stuck at log 2): the minimax gradient vanishes; the critic's slope stays
+    1, so the Wasserstein gradient does not.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    real = parallel_lines(n, 0.0, gen)
+    fake = parallel_lines(n, theta, gen)
+    if objective(loss).logits:
+        torch.manual_seed(seed)
+        D = _PointCritic()
+        opt = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            d_logistic_loss(D(real), D(fake)).backward()
+            opt.step()
+    else:
+        D = train_critic(real, fake, "gp", steps=steps, seed=seed).critic
+    D.requires_grad_(False)
+    th = torch.tensor(float(theta), requires_grad=True)
+    samples = torch.stack([th.expand(n), fake[:, 1]], dim=1)  # (theta, u): G's samples
+    (grad,) = torch.autograd.grad(objective(loss).g_loss(D(samples)), th)
+    return float(grad)

@@ -21,6 +21,7 @@ from gannotes.exercises import (
     check_fid,
     check_g_loss,
     check_game,
+    check_gradient_penalty,
     check_smooth_targets,
     check_to_bytes,
 )
@@ -413,3 +414,103 @@ def test_game_the_widget_itself(game):
         box.real_button.click()
     result, line = feedback(check_game, box)
     assert result is False and line == box.game.summary()  # 2 of 4: chance
+
+
+# ----------------------------------------------------------------------------- notebook 06
+
+
+def right_gradient_penalty(critic, real, fake, eps):
+    e = eps.reshape(-1, *([1] * (real.ndim - 1)))
+    x_hat = (e * real + (1 - e) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return 10 * (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def _penalty(
+    create_graph=True,
+    square=False,
+    batch_norm=False,
+    axis_norm=False,
+    lam=10.0,
+    reduce="mean",
+    where="between",
+    eps_side="real",
+):
+    """The learner's answer with one chosen mistake."""
+
+    def fn(critic, real, fake, eps):
+        e = eps.reshape(-1, *([1] * (real.ndim - 1)))
+        if eps_side == "fake":
+            e = 1 - e
+        x = {"between": e * real + (1 - e) * fake, "real": real, "fake": fake}[where]
+        x = x.requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=create_graph)
+        if batch_norm:
+            slope = grad.norm()
+        elif axis_norm:
+            slope = grad.norm(dim=1)
+        else:
+            slope = grad.flatten(1).norm(dim=1)
+        term = slope.square() if square else (slope - 1).square()
+        return lam * (term.mean() if reduce == "mean" else term.sum())
+
+    return fn
+
+
+def test_gradient_penalty_right_answer():
+    result, line = feedback(check_gradient_penalty, right_gradient_penalty)
+    assert result is True and line.startswith("correct")
+
+
+def test_gradient_penalty_not_attempted():
+    assert feedback(check_gradient_penalty, None) == (
+        None,
+        "not attempted yet: define my_gradient_penalty and run the cell again",
+    )
+
+
+@pytest.mark.parametrize(
+    "answer,hint",
+    [
+        (_penalty(create_graph=False), "pass create_graph=True"),
+        (_penalty(square=True), "penalise (|grad| - 1)^2, not |grad|^2"),
+        (_penalty(batch_norm=True), "one gradient norm per sample"),
+        (_penalty(axis_norm=True), "flatten each sample before its norm"),
+        (_penalty(lam=1.0), "multiply by lambda = 10"),
+        (_penalty(reduce="sum"), "average over the batch (mean), not sum"),
+        (_penalty(where="real"), "not at the real ones"),
+        (_penalty(where="fake"), "not at the fake ones"),
+        (_penalty(eps_side="fake"), "mix with eps on the real samples"),
+    ],
+    ids=[
+        "no create_graph",
+        "|grad|^2",
+        "batch norm",
+        "axis norm",
+        "no lambda",
+        "sum",
+        "at reals",
+        "at fakes",
+        "eps swapped",
+    ],
+)
+def test_gradient_penalty_mistakes_get_their_hint(answer, hint):
+    result, line = feedback(check_gradient_penalty, answer)
+    assert result is False and line.startswith("not yet") and hint in line, line
+
+
+def test_gradient_penalty_detached_value_and_odd_answers():
+    def detached(critic, real, fake, eps):
+        value = right_gradient_penalty(critic, real, fake, eps)
+        return value.detach() + 0 * critic(real).sum()  # right value, gradient lost
+
+    result, line = feedback(check_gradient_penalty, detached)
+    assert result is False and "its gradient for the critic's weights is not" in line
+    for answer, says in (
+        (lambda c, r, f, e: 1.0, "return one number as a tensor"),
+        (lambda c, r, f, e: torch.zeros(3, requires_grad=True), "got shape (3,)"),
+        (lambda c, r, f, e: 1 / 0, "raised ZeroDivisionError"),
+        (42, "should be a function"),
+    ):
+        result, line = feedback(check_gradient_penalty, answer)
+        assert result is False and says in line, line

@@ -504,3 +504,24 @@ def test_bad_inputs_raise_one_line_value_errors(fn, args, match):
     with pytest.raises(ValueError, match=match) as info:
         fn(*args)
     assert "\n" not in str(info.value)
+
+
+def test_rank_correlation_against_scipy():
+    from scipy.stats import spearmanr
+
+    from gannotes.metrics import rank_correlation
+
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 30):
+        for ties in (False, True):
+            x = rng.normal(size=n)
+            y = x + rng.normal(size=n)
+            if ties:
+                x, y = np.round(x), np.round(y * 2) / 2
+            want = spearmanr(x, y).statistic
+            got = rank_correlation(x, y)
+            assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want, abs=1e-12)
+    assert rank_correlation([1, 2, 3], [30, 20, 10]) == -1.0
+    assert np.isnan(rank_correlation([1, 1, 1], [1, 2, 3]))
+    with pytest.raises(ValueError, match="same length"):
+        rank_correlation([1, 2], [1, 2, 3])
