@@ -331,12 +331,12 @@ def _sample(args) -> int:
     import numpy as np
 
     from .checkpoint import GannotesError, atomic_write_bytes
-    from .training import generate, load_generator
+    from .training import load_family
 
     if args.out.suffix != ".npy":
         raise GannotesError(f"--out must end in .npy, got {args.out}")
-    G, _ = load_generator(args.run)
-    x = generate(G, args.n, seed=args.seed).numpy().astype(np.float32)
+    family = load_family(args.run)  # any GAN family: its own sampler and inputs
+    x = family.sample(args.n, seed=args.seed).numpy().astype(np.float32)
     buf = io.BytesIO()
     np.save(buf, x)
     atomic_write_bytes(args.out, buf.getvalue())

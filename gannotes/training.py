@@ -63,6 +63,7 @@ __all__ = [
     "d_view",
     "default_config",
     "generate",
+    "load_family",
     "load_generator",
     "load_networks",
     "lr_factor",
@@ -663,23 +664,32 @@ def _load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
     opt.load_state_dict({**state, "param_groups": groups})  # torch places state for the kernel
 
 
+def load_family(path: str | Path, device: str | torch.device = "cpu") -> Family:
+    """The GAN family of a checkpoint (run directory or .pt file, either format) with every
+    network loaded, in eval mode: ``family.sample(n, seed)`` draws from it, whatever the
+    family."""
+    state = load_checkpoint(path)
+    config = config_from_dict(state["config"], state["family"])
+    family = FAMILIES[state["family"]](config, torch.device(device))
+    for name, sd in state["networks"].items():
+        if name not in family.networks and name.endswith("_ema"):
+            family.networks[name] = ema_copy(family.networks[name[:-4]])
+        if name not in family.networks:
+            raise CheckpointError(f"the checkpoint has a network {name!r} its family does not")
+        family.networks[name].load_state_dict(sd)
+        family.networks[name].to(device).eval()
+    family.load_state_dict(state.get("family_state", {}))
+    return family
+
+
 def load_networks(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[dict[str, nn.Module], TrainerConfig]:
     """Every network of a checkpoint (run directory or .pt file), in eval mode, and the run's
     config: for the classic family ``{"G": ..., "D": ...}`` plus ``"G_ema"`` when the run kept
     an EMA of G. Works for checkpoints of either format and every family."""
-    state = load_checkpoint(path)
-    config = config_from_dict(state["config"], state["family"])
-    family = FAMILIES[state["family"]](config, torch.device(device))
-    networks = dict(family.networks)
-    for name, sd in state["networks"].items():
-        if name not in networks and name.endswith("_ema"):
-            networks[name] = ema_copy(networks[name[:-4]])
-        if name not in networks:
-            raise CheckpointError(f"the checkpoint has a network {name!r} its family does not")
-        networks[name].load_state_dict(sd)
-    return {k: net.to(device).eval() for k, net in networks.items()}, config
+    family = load_family(path, device)
+    return dict(family.networks), family.config
 
 
 def load_generator(
@@ -688,9 +698,8 @@ def load_generator(
     """The network to sample from in a checkpoint (run directory or .pt file), and the run's
     config. When the run kept an EMA of the generator (``ema > 0``), that average is returned:
     it is the one to sample from."""
-    networks, config = load_networks(path, device)
-    sampler = FAMILIES[config.family].sampler
-    return networks.get(f"{sampler}_ema", networks[sampler]), config
+    family = load_family(path, device)
+    return family.sampling_network, family.config
 
 
 def toy_run(

@@ -513,7 +513,7 @@ def _wasserstein_recipe(model: str, dataset: str, overrides: dict[str, Any]) -> 
     at a CPU budget that buys five times fewer generator steps. Screened at 3 minutes of one
     core (FID of the independent classifier, benchmarks/wgan_recipe.py and
     results/wgan_screen.jsonl): the paper's settings 649; n_critic 5 at 5e-4: 277; n_critic 2:
-    174-216; n_critic 1 with Adam 1e-3 and betas (0, 0.9): 132 (the logistic DCGAN: 210).
+    174-217; n_critic 1 with Adam 1e-3 and betas (0, 0.9): 132 (the logistic DCGAN: 210).
     The DCGAN's recipe is that last one; lambda = 10 and the critic's layer norm are the
     paper's. The MLP keeps the paper's settings.
     """
