@@ -42,6 +42,10 @@ sys.path.insert(0, str(FIXTURES))
 from make_v1_checkpoints import RUNS  # noqa: E402  (the old engine's runs, as it was given them)
 
 TIMING = ("images_per_s", "seconds")
+# The fixtures were made with torch 2.13.0: on it today's engine must match them bit for bit;
+# other torch releases round a few operations differently (measured on 2.6.0: 2e-7).
+SAME_TORCH = torch.__version__.split("+")[0] == "2.13.0"
+TOLERANCE = dict(rtol=0, atol=0) if SAME_TORCH else dict(rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +84,16 @@ def test_the_old_engines_runs_give_the_same_numbers(name, images, tmp_path):
     straight.run(steps=40, progress=False)
 
     for trainer in (resumed, straight):
-        torch.testing.assert_close(trainer.sample(50, seed=3), expected["samples"], rtol=0, atol=0)
+        torch.testing.assert_close(trainer.sample(50, seed=3), expected["samples"], **TOLERANCE)
         for key, value in expected["G"].items():
-            torch.testing.assert_close(trainer.G.state_dict()[key], value, rtol=0, atol=0)
+            torch.testing.assert_close(trainer.G.state_dict()[key], value, **TOLERANCE)
         history = {k: v for k, v in trainer.history.items() if k in expected["history"]}
-        assert history == expected["history"]
+        if SAME_TORCH:
+            assert history == expected["history"]
+        else:
+            assert history.keys() == expected["history"].keys()
+            for k, v in history.items():
+                assert v == pytest.approx(expected["history"][k], rel=1e-4, abs=1e-5), k
         assert trainer.snapshot_steps == expected["snapshot_steps"]
     # the old run's config reads back under today's names (g_loss became loss)
     assert resumed.config.loss == overrides["g_loss"] == resumed.config.g_loss
@@ -101,7 +110,7 @@ def test_a_version_1_run_directory_resumes_from_the_command_line(tmp_path, capsy
         == 0
     )
     expected = torch.load(FIXTURES / "v1_toy_expected.pt", weights_only=True)["samples"]
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), expected.numpy())
+    torch.testing.assert_close(torch.from_numpy(np.load(tmp_path / "s.npy")), expected, **TOLERANCE)
     assert load_checkpoint(run_dir)["version"] == 2  # saved in today's format
     assert main([*args, "--steps", "41", "--resume", "--pack", "4"]) == 1  # its options are kept
     assert "--pack 4 differs from the run's value 2" in capsys.readouterr().err
