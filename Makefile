@@ -11,10 +11,13 @@ LAB_ARGS    ?=
 # Jupyter refuses to start as root without --allow-root (containers, CI images, this machine).
 ROOT_ARGS   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
-# pytest-xdist workers (each runs torch and the notebook kernels on one OpenMP thread; a
-# notebook's cells stay on one worker, see conftest.py). JOBS=1 runs in one process.
+# pytest-xdist workers, each running torch and the notebook kernels on one OpenMP thread.
+# --dist loadfile: nbval collects a notebook's cells as separate tests sharing one kernel, so
+# all of a file's tests run on one worker, in order. (loadgroup with xdist_group marks does
+# not group under pytest 9 with pytest-xdist 3.8: the group suffix is written to a nodeid
+# attribute pytest 9 no longer reads.) JOBS=1 runs in one process.
 JOBS ?= 2
-XDIST := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadgroup)
+XDIST := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed

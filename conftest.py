@@ -43,18 +43,6 @@ class _NbformatWithExpectedOutputs:
         return nb
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) the cells of one
-    notebook, which nbval collects as separate items sharing one kernel, must run on one
-    worker, in order: one xdist group per notebook."""
-    import pytest
-
-    for item in items:
-        path = str(getattr(item, "path", getattr(item, "fspath", "")))
-        if path.endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(name=path.rsplit("/", 1)[-1]))
-
-
 def pytest_configure(config):
     try:
         from nbval import plugin

@@ -12,10 +12,8 @@ are on one scale.
 * ``gauge``: does the critic's estimate of W1 track sample quality during training (the WGAN
   paper's claim), where the logistic losses do not? At every ``EVERY`` steps of a run: FID, the
   critic's gap E f(x) - E f(G(z)) on 2,000 held-out real images (WGAN-GP) or the logistic D's
-  V(D, G) estimate on the same images and G's loss (logistic DCGAN), and an independent ruler:
-  a fresh critic (``gannotes.wasserstein.train_critic``, the ``critic`` command's) trained for
-  ``RULER_STEPS`` on 1,000 held-out images against 1,000 samples; then the rank correlation of
-  each with FID over the run's checkpoints.
+  V(D, G) estimate on the same images and G's loss (logistic DCGAN); then the rank correlation
+  of each with FID over the run's checkpoints.
 * ``robust``: a learning rate at which the logistic DCGAN breaks, and WGAN-GP at that rate.
 * ``batchnorm``: WGAN-GP's critic with BatchNorm (the penalty then mixes samples) against the
   recipe's layer norm.
@@ -38,7 +36,6 @@ SEEDS = (0, 1, 2)
 GAUGE_STEPS, EVERY = 2000, 200
 ROBUST_STEPS, HIGH_LRS = 1000, (1e-2, 1e-1)
 BN_STEPS = 1500
-RULER_STEPS = 200  # updates of the independent critic at each gauge checkpoint
 
 
 def _wgan(**extra) -> dict:
@@ -55,7 +52,7 @@ def run_one(kind: str, seed: int, steps: int, overrides: dict, every: int | None
     from gannotes.evaluation import evaluate_images
     from gannotes.losses import d_logistic_loss
     from gannotes.training import Trainer, default_config
-    from gannotes.wasserstein import critic_gap, train_critic
+    from gannotes.wasserstein import critic_gap
 
     held_out = load_fashion_mnist("test", subset=True).images  # [2000, 1, 28, 28]
     cfg = default_config("dcgan", "fashion-mnist", seed=seed, **overrides)
@@ -74,9 +71,6 @@ def run_one(kind: str, seed: int, steps: int, overrides: dict, every: int | None
                 D.eval()
                 row["value"] = -float(d_logistic_loss(D(held_out), D(fake)))  # V(D, G)
                 D.train()
-        if every:  # the gauge: an independent ruler, a fresh critic trained on held-out vs fake
-            ruler = train_critic(held_out[:1000], fake[:1000], "gp", steps=RULER_STEPS, seed=seed)
-            row["ruler_w1"] = ruler.w1
         h = trainer.history
         if h["step"]:
             row["loss_g"] = h["loss_g"][-1]
@@ -138,7 +132,6 @@ def gauge() -> None:
             signals = {"value": [row["value"] for row in r["rows"]],
                        "loss_g": [row["loss_g"] for row in r["rows"]],
                        "loss_d": [row["loss_d"] for row in r["rows"]]}
-        signals["ruler_w1"] = [row["ruler_w1"] for row in r["rows"]]
         for name, values in signals.items():
             summary[r["kind"]].setdefault(name, []).append(round(rank_correlation(values, fid), 3))
         summary[r["kind"]].setdefault("fid_first_last", []).append([fid[0], fid[-1]])
