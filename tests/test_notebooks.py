@@ -500,7 +500,7 @@ def _check_06(r: dict) -> None:
     assert all(0.8 < abs(g) < 1.25 for g in w)  # 1.03, 1.02, 1.05
     # 3. The penalised critic measures W1 = |v| (max error 7.6%), clipping only ranks.
     ruler = r["ruler"]
-    assert ruler["gp_max_rel_error"] < 0.12
+    assert ruler["gp_max_rel_error"] < 0.1  # "within 10%"
     assert ruler["clip_rank_correlation"] == 1.0
     assert all(row["clip"] < row["v"] / 20 for row in ruler["rows"])  # "a hundred times too small"
     # 4. The live gauge: FID falls (440 -> 262); the correlation is printed, not asserted.
