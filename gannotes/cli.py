@@ -155,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=_positive(int), default=None, help="critic updates (default: by data)"
     )
     critic.add_argument("--seed", type=int, default=0)
+
+    edges = sub.add_parser(
+        "edges",
+        help="edge maps of images (.npy): the sketches of the edges -> garment task",
+        description="Apply the course's edge operator (gannotes.edges.edge_map: Sobel magnitude, "
+        "thresholded) to images [N, 1, 28, 28] in [-1, 1] and write the edge maps, same shape, "
+        "+1 on an edge and -1 elsewhere.",
+    )
+    edges.add_argument("images", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
+    edges.add_argument("--out", required=True, type=Path, help="output .npy file")
+    edges.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="of the normalised gradient magnitude, in (0, 1.5) (default 0.4)",
+    )
     return parser
 
 
@@ -385,6 +401,29 @@ def _critic(args) -> int:
     return 0
 
 
+def _edges(args) -> int:
+    import io
+
+    import numpy as np
+
+    from .checkpoint import GannotesError, atomic_write_bytes
+    from .edges import EDGE_THRESHOLD, edge_map
+    from .models import IMAGE_SHAPE
+
+    x = _load_samples(args.images)
+    if x.ndim != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE or len(x) == 0:
+        raise GannotesError(
+            f"{args.images}: expected images [N, 1, 28, 28] (N >= 1), got {list(x.shape)}"
+        )
+    threshold = EDGE_THRESHOLD if args.threshold is None else args.threshold
+    edges = edge_map(np.ascontiguousarray(x, dtype=np.float32), threshold).numpy()
+    buf = io.BytesIO()
+    np.save(buf, edges)
+    atomic_write_bytes(args.out, buf.getvalue())
+    print(f"wrote {len(edges)} edge maps {list(edges.shape)} to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gannotes`` and the ``gannotes`` console script."""
     parser = build_parser()
@@ -392,7 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import GannotesError
 
     try:
-        commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "critic": _critic}
+        commands = {
+            "train": _train,
+            "sample": _sample,
+            "evaluate": _evaluate,
+            "critic": _critic,
+            "edges": _edges,
+        }
         return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

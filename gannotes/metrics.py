@@ -26,6 +26,11 @@ points of a toy set) and never load a network, so they run anywhere and are easy
 * **Rank correlation** (Spearman 1904): do two measurements order the same runs the same way
   (a critic's estimate of W1 and FID at a run's checkpoints, say)? The Pearson correlation of
   their ranks, ties given their average rank.
+* **Label accuracy** of a conditional generator (GAN-test, Shmelkov et al. 2018, "How good is
+  my GAN?", Sec. 4): a classifier trained on real images labels the samples generated for each
+  requested class; per class, the fraction it assigns to that class, and their mean. Read it
+  beside the same classifier's per-class accuracy on real images: some classes (shirt vs
+  T-shirt) are hard for real images too.
 * **Mode coverage** on the 2-D toy sets (VEEGAN, Srivastava et al. 2017, Sec. 5.1; PacGAN, Lin
   et al. 2018): a sample is *high quality* when it lies within 3 std of its nearest mode centre;
   a mode is captured when it is the nearest centre of at least one high-quality sample.
@@ -61,6 +66,7 @@ __all__ = [
     "frechet_distance_from_statistics",
     "inception_score",
     "kernel_distance",
+    "label_accuracy",
     "mode_coverage",
     "nearest_neighbour_radii",
     "polynomial_mmd2",
@@ -90,6 +96,12 @@ class DensityCoverage(NamedTuple):
 class InceptionScore(NamedTuple):
     mean: float  # mean over splits of exp(E_x KL(p(y|x) || p(y)))
     std: float  # population std over splits (ddof=0, as torch-fidelity)
+
+
+class LabelAccuracy(NamedTuple):
+    mean: float  # mean over the classes present of their accuracy (each class weighs the same)
+    per_class: list[float]  # [C] fraction of class c's samples labelled c (NaN: none requested)
+    counts: list[int]  # [C] number of samples requested of each class
 
 
 class ModeCoverage(NamedTuple):
@@ -433,3 +445,30 @@ def rank_correlation(x: Array, y: Array) -> float:
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
     return float((ra * rb).sum() / denom) if denom > 0 else math.nan
+
+
+def label_accuracy(predicted: Array, requested: Array, n_classes: int = 10) -> LabelAccuracy:
+    """Does a conditional generator obey its label? ``predicted[i]`` is a classifier's label of
+    the sample generated for class ``requested[i]`` (both ``[N]`` integers in 0..n_classes-1).
+    Per class: the fraction of its samples labelled as requested (the classifier's recall on
+    class c); ``mean`` averages the classes that were requested, so an unbalanced request does
+    not let an easy class dominate."""
+    p = np.asarray(predicted)
+    r = np.asarray(requested)
+    if p.ndim != 1 or p.shape != r.shape or len(p) == 0:
+        raise ValueError(
+            f"label_accuracy needs two label vectors [N] of the same length >= 1, got "
+            f"{list(p.shape)} and {list(r.shape)}"
+        )
+    for name, v in (("predicted", p), ("requested", r)):
+        if not np.issubdtype(v.dtype, np.integer) or v.min() < 0 or v.max() >= n_classes:
+            raise ValueError(
+                f"label_accuracy: {name} labels must be integers in 0..{n_classes - 1}, got "
+                f"dtype {v.dtype}, values in [{v.min()}, {v.max()}]"
+            )
+    counts = np.bincount(r, minlength=n_classes)  # [C]
+    hits = np.bincount(r[p == r], minlength=n_classes)  # [C]
+    per_class = np.full(n_classes, np.nan)
+    present = counts > 0
+    per_class[present] = hits[present] / counts[present]
+    return LabelAccuracy(float(per_class[present].mean()), per_class.tolist(), counts.tolist())

@@ -334,8 +334,14 @@ def _control(widgets: Any, name: str, spec: Any, value: Any, style: dict, layout
     if kind == "log":
         lo, hi = args
         return widgets.FloatLogSlider(
-            value=value, base=10, min=lo, max=hi, step=0.25, readout_format=".1e",
-            continuous_update=False, **common,
+            value=value,
+            base=10,
+            min=lo,
+            max=hi,
+            step=0.25,
+            readout_format=".1e",
+            continuous_update=False,
+            **common,
         )
     if kind == "slider":
         lo, hi, step = args

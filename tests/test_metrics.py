@@ -525,3 +525,40 @@ def test_rank_correlation_against_scipy():
     assert np.isnan(rank_correlation([1, 1, 1], [1, 2, 3]))
     with pytest.raises(ValueError, match="same length"):
         rank_correlation([1, 2], [1, 2, 3])
+
+
+def test_label_accuracy_against_sklearn():
+    """GAN-test's per-class accuracy is the classifier's recall on each requested class, and
+    its mean is sklearn's balanced accuracy."""
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    from gannotes.metrics import label_accuracy
+
+    rng = np.random.default_rng(0)
+    requested = rng.integers(0, 10, 700)
+    predicted = np.where(rng.random(700) < 0.8, requested, rng.integers(0, 10, 700))
+    r = label_accuracy(predicted, requested)
+    np.testing.assert_allclose(r.per_class, recall_score(requested, predicted, average=None))
+    assert r.mean == pytest.approx(balanced_accuracy_score(requested, predicted))
+    assert r.counts == np.bincount(requested, minlength=10).tolist()
+    # torch tensors too; a class never requested is NaN and left out of the mean
+    r = label_accuracy(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 0, 1, 1]), n_classes=3)
+    assert r.per_class[:2] == [1.0, 0.5] and math.isnan(r.per_class[2])
+    assert r.mean == 0.75 and r.counts == [2, 2, 0]
+
+
+@pytest.mark.parametrize(
+    "predicted, requested, message",
+    [
+        ([0, 1], [0], "same length"),
+        ([], [], "same length >= 1"),
+        ([0, 10], [0, 1], r"predicted labels must be integers in 0..9"),
+        ([0, 1], [0.0, 1.0], r"requested labels must be integers"),
+        ([0, 1], [-1, 1], r"requested labels must be integers in 0..9"),
+    ],
+)
+def test_label_accuracy_bad_input(predicted, requested, message):
+    from gannotes.metrics import label_accuracy
+
+    with pytest.raises(ValueError, match=message):
+        label_accuracy(np.array(predicted, dtype=np.int64), np.array(requested))
