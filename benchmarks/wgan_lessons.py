@@ -81,8 +81,13 @@ def run_one(kind: str, seed: int, steps: int, overrides: dict, every: int | None
         trainer.run(steps=min(steps, trainer.step + (every or steps)), progress=False)
         if every or trainer.step >= steps:
             measure()
-    return {"kind": kind, "seed": seed, "steps": steps, "overrides": _jsonable(overrides),
-            "rows": rows}
+    return {
+        "kind": kind,
+        "seed": seed,
+        "steps": steps,
+        "overrides": _jsonable(overrides),
+        "rows": rows,
+    }
 
 
 def _jsonable(d: dict) -> dict:
@@ -93,8 +98,14 @@ def _child(job: tuple) -> dict:
     kind, seed, steps, overrides, every = job
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     spec = json.dumps([kind, seed, steps, _jsonable(overrides), every])
-    out = subprocess.run([sys.executable, __file__, "child", spec], capture_output=True,
-                         text=True, env=env, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "child", spec],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -102,15 +113,22 @@ def _run_all(jobs: list[tuple]) -> list[dict]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = []
         for r in pool.map(_child, jobs):
-            print(json.dumps({k: v for k, v in r.items() if k != "rows"}), r["rows"][-1], flush=True)
+            print(
+                json.dumps({k: v for k, v in r.items() if k != "rows"}), r["rows"][-1], flush=True
+            )
             runs.append(r)
     return runs
 
 
 def _write(name: str, command: str, runs: list[dict], summary: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
-    record = {"command": command, "cpus": os.cpu_count(), "threads_per_run": 1,
-              "summary": summary, "runs": runs}
+    record = {
+        "command": command,
+        "cpus": os.cpu_count(),
+        "threads_per_run": 1,
+        "summary": summary,
+        "runs": runs,
+    }
     (RESULTS / name).write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 
@@ -126,16 +144,31 @@ def gauge() -> None:
     for r in runs:
         fid = [row["fid"] for row in r["rows"]]
         if r["kind"] == "wgan-gp":
-            signals = {"critic_gap": [row["critic_gap"] for row in r["rows"]],
-                       "minus_loss_d": [-row["loss_d"] for row in r["rows"]]}
+            signals = {
+                "critic_gap": [row["critic_gap"] for row in r["rows"]],
+                "minus_loss_d": [-row["loss_d"] for row in r["rows"]],
+            }
         else:
-            signals = {"value": [row["value"] for row in r["rows"]],
-                       "loss_g": [row["loss_g"] for row in r["rows"]],
-                       "loss_d": [row["loss_d"] for row in r["rows"]]}
+            signals = {
+                "value": [row["value"] for row in r["rows"]],
+                "loss_g": [row["loss_g"] for row in r["rows"]],
+                "loss_d": [row["loss_d"] for row in r["rows"]],
+            }
         for name, values in signals.items():
             summary[r["kind"]].setdefault(name, []).append(round(rank_correlation(values, fid), 3))
         summary[r["kind"]].setdefault("fid_first_last", []).append([fid[0], fid[-1]])
     _write("wgan_gauge.json", "python benchmarks/wgan_lessons.py gauge", runs, summary)
+
+
+def _final_fids(runs: list[dict]) -> dict:
+    """Per kind of run: the FID and classes covered at each seed's last measurement."""
+    summary: dict = {}
+    for r in runs:
+        last = r["rows"][-1]
+        cell = summary.setdefault(r["kind"], {"fid": [], "classes": []})
+        cell["fid"].append(round(last["fid"], 1))
+        cell["classes"].append(last["classes"])
+    return summary
 
 
 def robust() -> None:
@@ -145,13 +178,7 @@ def robust() -> None:
             jobs.append((f"logistic lr {lr:g}", s, ROBUST_STEPS, dict(lr_g=lr, lr_d=lr), None))
             jobs.append((f"wgan-gp lr {lr:g}", s, ROBUST_STEPS, _wgan(lr_g=lr, lr_d=lr), None))
     runs = _run_all(jobs)
-    summary: dict = {}
-    for r in runs:
-        last = r["rows"][-1]
-        cell = summary.setdefault(r["kind"], {"fid": [], "classes": []})
-        cell["fid"].append(round(last["fid"], 1))
-        cell["classes"].append(last["classes"])
-    _write("wgan_robust.json", "python benchmarks/wgan_lessons.py robust", runs, summary)
+    _write("wgan_robust.json", "python benchmarks/wgan_lessons.py robust", runs, _final_fids(runs))
 
 
 def batchnorm() -> None:
@@ -160,13 +187,12 @@ def batchnorm() -> None:
         jobs.append(("layer norm (recipe)", s, BN_STEPS, _wgan(), None))
         jobs.append(("batch norm", s, BN_STEPS, _wgan(model_config=dict(d_norm="batch")), None))
     runs = _run_all(jobs)
-    summary: dict = {}
-    for r in runs:
-        last = r["rows"][-1]
-        cell = summary.setdefault(r["kind"], {"fid": [], "classes": []})
-        cell["fid"].append(round(last["fid"], 1))
-        cell["classes"].append(last["classes"])
-    _write("wgan_batchnorm.json", "python benchmarks/wgan_lessons.py batchnorm", runs, summary)
+    _write(
+        "wgan_batchnorm.json",
+        "python benchmarks/wgan_lessons.py batchnorm",
+        runs,
+        _final_fids(runs),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,9 @@ CANDIDATES = {
     "k1 ttur g2e-4 d1e-3": dict(GP, d_steps=1, lr_g=2e-4, lr_d=1e-3),
     "k2 lr5e-4 b(0,.9)": dict(GP, d_steps=2, lr_g=5e-4, lr_d=5e-4, betas=(0.0, 0.9)),
     "k2 lr1e-3 b(0,.9)": dict(GP, d_steps=2, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9)),
-    "k2 lr5e-4 no norm": dict(GP, d_steps=2, lr_g=5e-4, lr_d=5e-4, model_config=dict(d_norm="none")),
+    "k2 lr5e-4 no norm": dict(
+        GP, d_steps=2, lr_g=5e-4, lr_d=5e-4, model_config=dict(d_norm="none")
+    ),
     # second round, around the best of the first (k2, lr 1e-3, betas (0, 0.9))
     "k2 lr2e-3 b(0,.9)": dict(GP, d_steps=2, lr_g=2e-3, lr_d=2e-3, betas=(0.0, 0.9)),
     "k1 lr1e-3 b(0,.9)": dict(GP, d_steps=1, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9)),
@@ -94,7 +96,11 @@ def _child(name: str, minutes: float, seed: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, __file__, "child", name, str(minutes), str(seed)],
-        capture_output=True, text=True, env=env, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -124,14 +130,42 @@ def cli(seeds: list[int]) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 run = Path(tmp) / "run"
                 t0 = time.perf_counter()
-                train = [sys.executable, "-m", "gannotes", "train", "dcgan", "--dataset",
-                         "fashion-mnist", "--out", str(run), "--minutes", "3", "--seed",
-                         str(seed), "--quiet", *flags]
+                train = [
+                    sys.executable,
+                    "-m",
+                    "gannotes",
+                    "train",
+                    "dcgan",
+                    "--dataset",
+                    "fashion-mnist",
+                    "--out",
+                    str(run),
+                    "--minutes",
+                    "3",
+                    "--seed",
+                    str(seed),
+                    "--quiet",
+                    *flags,
+                ]
                 subprocess.run(train, check=True, env=env, cwd=ROOT, capture_output=True)
                 wall = time.perf_counter() - t0
-                subprocess.run([sys.executable, "-m", "gannotes", "sample", str(run), "--n",
-                                "5000", "--out", str(run / "s.npy")], check=True, env=env,
-                               cwd=ROOT, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "gannotes",
+                        "sample",
+                        str(run),
+                        "--n",
+                        "5000",
+                        "--out",
+                        str(run / "s.npy"),
+                    ],
+                    check=True,
+                    env=env,
+                    cwd=ROOT,
+                    capture_output=True,
+                )
                 samples = torch.from_numpy(np.load(run / "s.npy"))
                 history = json.loads((run / "history.json").read_text())
             score = classifier.score(samples)
@@ -167,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     ch.add_argument("seed", type=int)
     args = parser.parse_args(argv)
     if args.command == "child":
-        print(json.dumps(train_and_score(args.name, CANDIDATES[args.name], args.minutes, args.seed)))
+        print(
+            json.dumps(train_and_score(args.name, CANDIDATES[args.name], args.minutes, args.seed))
+        )
     elif args.command == "screen":
         screen(args.only or list(CANDIDATES), args.minutes, args.seed)
     else:

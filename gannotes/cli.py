@@ -174,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _save_npy(path: Path, array) -> None:
+    """Write a numpy array as .npy, atomically: a crash leaves the old file or the new one."""
+    import io
+
+    import numpy as np
+
+    from .checkpoint import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def _load_samples(path: Path):
     import numpy as np
 
@@ -342,20 +355,17 @@ def _save_points_png(trainer, samples, path: Path) -> None:
 
 
 def _sample(args) -> int:
-    import io
 
     import numpy as np
 
-    from .checkpoint import GannotesError, atomic_write_bytes
+    from .checkpoint import GannotesError
     from .training import load_family
 
     if args.out.suffix != ".npy":
         raise GannotesError(f"--out must end in .npy, got {args.out}")
     family = load_family(args.run)  # any GAN family: its own sampler and inputs
     x = family.sample(args.n, seed=args.seed).numpy().astype(np.float32)
-    buf = io.BytesIO()
-    np.save(buf, x)
-    atomic_write_bytes(args.out, buf.getvalue())
+    _save_npy(args.out, x)
     print(f"wrote {args.n} samples {list(x.shape)} to {args.out}")
     return 0
 
@@ -402,11 +412,9 @@ def _critic(args) -> int:
 
 
 def _edges(args) -> int:
-    import io
-
     import numpy as np
 
-    from .checkpoint import GannotesError, atomic_write_bytes
+    from .checkpoint import GannotesError
     from .edges import EDGE_THRESHOLD, edge_map
     from .models import IMAGE_SHAPE
 
@@ -417,9 +425,7 @@ def _edges(args) -> int:
         )
     threshold = EDGE_THRESHOLD if args.threshold is None else args.threshold
     edges = edge_map(np.ascontiguousarray(x, dtype=np.float32), threshold).numpy()
-    buf = io.BytesIO()
-    np.save(buf, edges)
-    atomic_write_bytes(args.out, buf.getvalue())
+    _save_npy(args.out, edges)
     print(f"wrote {len(edges)} edge maps {list(edges.shape)} to {args.out}")
     return 0
 

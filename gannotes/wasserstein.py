@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .losses import clip_weights_, d_logistic_loss, d_wasserstein_loss, gradient_penalty, objective
+from .losses import clip_weights_, d_wasserstein_loss, gradient_penalty, objective
 from .models import IMAGE_SHAPE, DCGANConfig, DCGANDiscriminator
 
 __all__ = [
@@ -268,7 +268,7 @@ def generator_gradient_parallel_lines(
         opt = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
-            d_logistic_loss(D(real), D(fake)).backward()
+            objective(loss).d_loss(D(real), D(fake)).backward()
             opt.step()
     else:
         D = train_critic(real, fake, "gp", steps=steps, seed=seed).critic

@@ -448,7 +448,7 @@ def test_06_and_the_recipe_quote_the_recorded_screen():
         f"{best['fid']:.0f}",
         f"{logistic['fid']:.0f}",
     ]
-    text = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "06_wasserstein_gan.ipynb")["cells"])
+    text = _text_06()
     recipe = (ROOT / "gannotes/gans/classic.py").read_text()
     for q in quoted:
         assert q in text, q
@@ -482,10 +482,7 @@ def test_the_recorded_wgan_gp_acceptance_run():
     def three(runs):
         return f"{runs[0]['fid']:.0f}, {runs[1]['fid']:.0f} and {runs[2]['fid']:.0f}"
 
-    text = " ".join(
-        " ".join(_source(c).split())
-        for c in _load(NOTEBOOK_DIR / "06_wasserstein_gan.ipynb")["cells"]
-    )
+    text = _text_06()
     assert f"gave FID {three(wgan)} against the logistic DCGAN's {three(logistic)}" in text
 
 
@@ -506,7 +503,9 @@ def _check_06(r: dict) -> None:
     # 4. The live gauge: FID falls (440 -> 262); the correlation is printed, not asserted.
     fid = r["gauge"]["fid"]
     assert fid[-1] < 0.8 * fid[0]
-    assert -1 <= r["gauge"]["rank_correlation"] <= 1
+    # its rank correlation with the critic's gap is noise on one short run (0.21 measured; the
+    # recorded seeds disagree too), and the prose only asks the learner to read it
+    assert math.isfinite(r["gauge"]["rank_correlation"])
     # 6a. BatchNorm mixes samples into a gradient (15%), layer norm does not (0).
     mix = r["batchnorm_mixing"]
     assert mix["layer"] < 1e-5 and mix["batch"] > 0.02
