@@ -582,3 +582,32 @@ def test_06_gauge_prose_describes_the_recorded_runs():
     assert f"rank correlation with FID is {listed(gap)} on the three seeds" in text
     assert f"({', '.join(f'{v:.2f}' for v in critic_loss)})" in text
     assert f"({', '.join(f'{v:.2f}' for v in loss_g)})" in text
+
+
+def test_benchmarks_readme_quotes_the_recorded_wgan_and_engine_results():
+    """The WGAN-GP and engine tables of benchmarks/README.md are the recorded results."""
+    text = " ".join((ROOT / "benchmarks/README.md").read_text().split())
+
+    def joined(values, fmt="{:.1f}"):
+        return ", ".join(fmt.format(v) for v in values)
+
+    gauge = _recorded("wgan_gauge.json")
+    for kind, signal in (
+        ("wgan-gp", "critic_gap"),
+        ("wgan-gp", "minus_loss_d"),
+        ("logistic", "value"),
+        ("logistic", "loss_g"),
+    ):
+        assert f"| {joined(gauge[kind][signal], '{:.2f}')} |" in text, (kind, signal)
+    for name in ("wgan_robust.json", "wgan_batchnorm.json"):
+        for kind, cell in _recorded(name).items():
+            assert joined(cell["fid"]) in text, (name, kind)
+    rows = json.loads((ROOT / "benchmarks/results/wgan_cli.json").read_text())
+    for r in rows:
+        assert f"{r['steps']:,} / " in text and f"{r['fid']:.1f}" in text, r["command"]
+    speed = json.loads((ROOT / "benchmarks/results/engine_speed.json").read_text())["results"]
+    for recipe in ("dcgan", "toy grid"):
+        before = speed[f"{recipe} [compare]"]["steps_per_cpu_s"]
+        after = speed[f"{recipe} [this]"]["steps_per_cpu_s"]
+        assert f"| {before} | {after} |" in text, recipe
+        assert after >= 0.95 * before  # "no slower"
