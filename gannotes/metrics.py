@@ -31,6 +31,10 @@ points of a toy set) and never load a network, so they run anywhere and are easy
   requested class; per class, the fraction it assigns to that class, and their mean. Read it
   beside the same classifier's per-class accuracy on real images: some classes (shirt vs
   T-shirt) are hard for real images too.
+* **Per-class FID** of a conditional generator ("intra-FID", Miyato and Koyama 2018, "cGANs
+  with Projection Discriminator"): the Frechet distance between the fake and real features of
+  each class separately. A class that collapses, or that looks like another class, shows up
+  here while the overall FID averages it away with the other classes.
 * **Mode coverage** on the 2-D toy sets (VEEGAN, Srivastava et al. 2017, Sec. 5.1; PacGAN, Lin
   et al. 2018): a sample is *high quality* when it lies within 3 std of its nearest mode centre;
   a mode is captured when it is the nearest centre of at least one high-quality sample.
@@ -69,6 +73,7 @@ __all__ = [
     "label_accuracy",
     "mode_coverage",
     "nearest_neighbour_radii",
+    "per_class_fid",
     "polynomial_mmd2",
     "precision_recall",
     "rank_correlation",
@@ -472,3 +477,38 @@ def label_accuracy(predicted: Array, requested: Array, n_classes: int = 10) -> L
     present = counts > 0
     per_class[present] = hits[present] / counts[present]
     return LabelAccuracy(float(per_class[present].mean()), per_class.tolist(), counts.tolist())
+
+
+def per_class_fid(
+    real_feats: Array,
+    real_labels: Array,
+    fake_feats: Array,
+    fake_labels: Array,
+    n_classes: int = 10,
+) -> np.ndarray:
+    """Intra-class FID ``[n_classes]``: entry c is ``frechet_distance`` between the fake features
+    generated for class c and the real features of class c (labels ``[N]`` integers in
+    0..n_classes-1). NaN where a class has fewer than 2 samples on either side. Each class has
+    fewer samples than the whole set, so its FID is more biased (and ``frechet_distance`` warns
+    when a class has no more samples than dimensions): compare per-class values at equal N."""
+    real, fake = _pair(real_feats, fake_feats, ("real_feats", "fake_feats"))
+    labels = []
+    for name, feats, v in (("real_labels", real, real_labels), ("fake_labels", fake, fake_labels)):
+        y = np.asarray(v)
+        if y.shape != (len(feats),):
+            raise ValueError(
+                f"per_class_fid: {name} must be [N] with N = {len(feats)} (its features), got "
+                f"{list(y.shape)}"
+            )
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
+            raise ValueError(
+                f"per_class_fid: {name} must be integers in 0..{n_classes - 1}, got dtype "
+                f"{y.dtype}, values in [{y.min()}, {y.max()}]"
+            )
+        labels.append(torch.as_tensor(y.astype(np.int64)))
+    fids = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        real_c, fake_c = real[labels[0] == c], fake[labels[1] == c]
+        if min(len(real_c), len(fake_c)) >= 2:
+            fids[c] = frechet_distance(real_c, fake_c)
+    return fids
