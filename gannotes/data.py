@@ -37,6 +37,8 @@ __all__ = [
     "TOY_DATASETS",
     "DataNotFoundError",
     "FashionMNIST",
+    "IMAGE_DATASETS",
+    "dataset_tensors",
     "fashion_mnist_sources",
     "grid",
     "grid_centres",
@@ -62,7 +64,10 @@ CLASSES = (
     "Ankle boot",
 )
 TOY_DATASETS = ("ring", "grid")
-DATASETS = ("fashion-mnist", *TOY_DATASETS)
+# edges2fashion: the pairs (edges(x), x) of every Fashion-MNIST image (gannotes.edges), the
+# "sketch -> garment" task of paired translation (pix2pix).
+IMAGE_DATASETS = ("fashion-mnist", "edges2fashion")
+DATASETS = (*IMAGE_DATASETS, *TOY_DATASETS)
 TOY_STD = {"ring": 0.01, "grid": 0.05}
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
@@ -242,6 +247,29 @@ def load_fashion_mnist(
     x = torch.from_numpy(images.astype(np.float32)).div_(127.5).sub_(1.0).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
     return FashionMNIST(x, y, split, f"{description} ({directory})", directory)
+
+
+def dataset_tensors(
+    dataset: str, split: str = "train", limit: int | None = None
+) -> tuple[dict[str, torch.Tensor], str]:
+    """The fields of an image dataset, aligned by index, and where they came from.
+
+    ``fashion-mnist`` gives ``images`` ``[N, 1, 28, 28]`` in [-1, 1] and ``labels`` ``[N]``;
+    ``edges2fashion`` adds ``edges``, the edge map of each image (gannotes.edges.edge_map), so
+    that ``(edges[i], images[i])`` is a pair of the translation task. A GAN family takes the
+    fields it needs (gannotes.gans.Family.data_fields).
+    """
+    if dataset not in IMAGE_DATASETS:
+        raise ValueError(f"{dataset!r} is not an image dataset; valid: {', '.join(IMAGE_DATASETS)}")
+    fm = load_fashion_mnist(split, limit=limit)
+    fields = {"images": fm.images, "labels": fm.labels}
+    source = fm.source
+    if dataset == "edges2fashion":
+        from .edges import edge_map
+
+        fields["edges"] = edge_map(fm.images)
+        source = f"edge maps and images of {fm.source}"
+    return fields, source
 
 
 def _try_download(split, download, tried) -> tuple[str, Path, tuple[Path, Path]] | None:

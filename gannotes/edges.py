@@ -28,10 +28,14 @@ def gradient_magnitude(images: torch.Tensor) -> torch.Tensor:
     """Sobel gradient magnitude / 4 of ``[N, 1, H, W]`` images in [-1, 1] (read as [0, 1])."""
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"expected images [N, 1, H, W], got {list(images.shape)}")
-    unit = (images.float() + 1) / 2  # [N, 1, H, W] in [0, 1]
-    kernels = torch.stack([_SOBEL_X, _SOBEL_X.t()])[:, None].to(unit.device) / 4  # [2, 1, 3, 3]
-    grad = F.conv2d(F.pad(unit, (1, 1, 1, 1), mode="replicate"), kernels)  # [N, 2, H, W]
-    return grad.norm(dim=1, keepdim=True)  # [N, 1, H, W]
+    kernels = torch.stack([_SOBEL_X, _SOBEL_X.t()])[:, None].to(images.device) / 4  # [2, 1, 3, 3]
+    out = []
+    for chunk in images.split(4096):  # cache-sized pieces: 60,000 images in one go are slower
+        unit = (chunk.float() + 1) / 2  # [n, 1, H, W] in [0, 1]
+        grad = F.conv2d(F.pad(unit, (1, 1, 1, 1), mode="replicate"), kernels)  # [n, 2, H, W]
+        # sqrt(gx^2 + gy^2), written out: torch's norm over dim 1 is ~40x slower on a CPU
+        out.append(grad.square().sum(dim=1, keepdim=True).sqrt())  # [n, 1, H, W]
+    return torch.cat(out)
 
 
 def edge_map(images, threshold: float = EDGE_THRESHOLD) -> torch.Tensor:

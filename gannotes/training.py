@@ -43,8 +43,16 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import LR_DECAYS, OPTIMIZERS, TrainerConfig
-from .data import load_fashion_mnist, toy_data
-from .gans import FAMILIES, Family, Precision, StepContext, family_for_config, family_for_model
+from .data import IMAGE_DATASETS, dataset_tensors, toy_data
+from .gans import (
+    FAMILIES,
+    Family,
+    Precision,
+    StepContext,
+    family_for_config,
+    family_for_model,
+    to_device,
+)
 from .gans.classic import ClassicConfig, StepOptions, adversarial_step, d_view
 from .gans.family import make_optimizer
 from .hardware import limit_threads
@@ -98,15 +106,19 @@ class TrainingDiverged(GannotesError):
 
 
 def default_config(
-    model: str = "dcgan", dataset: str = "fashion-mnist", **overrides: Any
+    model: str = "dcgan", dataset: str | None = None, **overrides: Any
 ) -> TrainerConfig:
-    """The course's recipe for ``model`` on ``dataset``, with ``overrides`` applied.
+    """The course's recipe for ``model`` on ``dataset`` (default: the model's own data,
+    fashion-mnist or edges2fashion for pix2pix), with ``overrides`` applied.
 
     The family that trains ``model`` holds its recipes (e.g. gannotes.gans.classic.recipe:
     the DCGAN tuned for quality per CPU-minute, the toy MLP with its decay and R1, and the
     Wasserstein settings that ``loss="wasserstein"`` switches on).
     """
-    return family_for_model(model).default_config(model, dataset, **overrides)
+    family = family_for_model(model)
+    if dataset is None:
+        return family.default_config(model, **overrides)
+    return family.default_config(model, dataset, **overrides)
 
 
 def config_from_dict(d: dict[str, Any], family: str = "classic") -> TrainerConfig:
@@ -196,7 +208,7 @@ class Trainer:
         out_dir: str | Path | None = None,
         *,
         device: str | torch.device = "auto",
-        data: torch.Tensor | None = None,
+        data: torch.Tensor | dict[str, torch.Tensor] | None = None,
     ):
         family_cls = family_for_config(config)
         self.config = config
@@ -230,20 +242,17 @@ class Trainer:
         self.fixed = self.family.latent(config.n_fixed, fixed_gen)
 
         self.data_source = ""
-        self.data: torch.Tensor | None = None
-        if config.dataset == "fashion-mnist":
+        # The fields of the data the family's batches hold (images; images and labels; edges
+        # and images), aligned by index; None for the toy sets (fresh points every batch).
+        self.data: dict[str, torch.Tensor] | None = None
+        if config.dataset in IMAGE_DATASETS:
             if data is None:
-                fm = load_fashion_mnist("train", limit=config.data_limit)
-                data, self.data_source = fm.images, fm.source
-            else:
-                self.data_source = "tensor given to Trainer"
-            if tuple(data.shape[1:]) != (1, 28, 28):
-                raise ValueError(f"image data must be [N, 1, 28, 28], got {tuple(data.shape)}")
-            if data.shape[0] < config.batch_size:
-                raise ValueError(
-                    f"{data.shape[0]} images are fewer than one batch of {config.batch_size}"
+                data, self.data_source = dataset_tensors(
+                    config.dataset, "train", limit=config.data_limit
                 )
-            self.data = data.to(self.device)
+            else:
+                self.data_source = "tensors given to Trainer"
+            self.data = self._check_data(data, family_cls)
         else:
             self.data_source = f"{config.dataset} toy distribution"
         self._perm = torch.empty(0, dtype=torch.long)
@@ -261,6 +270,32 @@ class Trainer:
         self.snapshots: list[torch.Tensor] = []
         self.snapshot_steps: list[int] = []
         self.snapshot_every = config.snapshot_every
+
+    def _check_data(self, data: Any, family_cls: type[Family]) -> dict[str, torch.Tensor]:
+        """The fields the family needs, checked (aligned, images [N, 1, 28, 28], at least a
+        batch), on the device. ``data`` is a dict of fields or a tensor of images."""
+        fields = data if isinstance(data, dict) else {"images": data}
+        missing = [f for f in family_cls.data_fields if f not in fields]
+        if missing:
+            raise ValueError(
+                f"the {family_cls.name} family trains on {', '.join(family_cls.data_fields)}; "
+                f"the data given has no {', '.join(missing)}"
+            )
+        fields = {f: fields[f] for f in family_cls.data_fields}
+        n = len(fields[family_cls.data_fields[0]])
+        for name, t in fields.items():
+            if name != "labels" and tuple(t.shape[1:]) != (1, 28, 28):
+                raise ValueError(f"{name} must be [N, 1, 28, 28], got {tuple(t.shape)}")
+            if len(t) != n:
+                raise ValueError(f"the data's fields differ in length: {len(t)} {name}, not {n}")
+        if n < self.config.batch_size:
+            raise ValueError(f"{n} images are fewer than one batch of {self.config.batch_size}")
+        return {name: t.to(self.device) for name, t in fields.items()}
+
+    @property
+    def n_data(self) -> int:
+        """How many training examples the run's data holds (0 for a toy set)."""
+        return 0 if self.data is None else len(next(iter(self.data.values())))
 
     # ------------------------------------------------------------------ the family's parts
     @property
@@ -300,19 +335,22 @@ class Trainer:
     # ------------------------------------------------------------------ data and noise
     def noise(self, n: int) -> torch.Tensor:
         """The family's latent inputs for ``n`` samples, from the run's noise stream."""
-        return self.family.latent(n, self.noise_gen).to(self.device)
+        return to_device(self.family.latent(n, self.noise_gen), self.device)
 
-    def real_batch(self) -> torch.Tensor:
-        """The next real batch: shuffled epochs over the images, or fresh toy points."""
+    def real_batch(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The next real batch: shuffled epochs over the data, or fresh toy points. A tensor
+        when the family trains on one field (images), else a tuple in the order of its
+        ``data_fields`` (e.g. images and labels)."""
         b = self.config.batch_size
         if self.data is None:
             return toy_data(self.config.dataset, b, generator=self.data_gen).to(self.device)
         if self._pos + b > len(self._perm):
-            self._perm = torch.randperm(self.data.shape[0], generator=self.data_gen)
+            self._perm = torch.randperm(self.n_data, generator=self.data_gen)
             self._pos = 0
-        idx = self._perm[self._pos : self._pos + b]
+        idx = self._perm[self._pos : self._pos + b].to(self.device)
         self._pos += b
-        return self.data[idx.to(self.device)]
+        batch = tuple(t[idx] for t in self.data.values())
+        return batch[0] if len(batch) == 1 else batch
 
     # ------------------------------------------------------------------ training
     def progress(self) -> float:
@@ -570,7 +608,7 @@ class Trainer:
             },
             "data": {
                 "source": self.data_source,
-                "n": 0 if self.data is None else int(self.data.shape[0]),
+                "n": self.n_data,
                 "perm": self._perm,
                 "pos": self._pos,
             },
@@ -584,7 +622,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a run from a checkpoint's state (format 2, as load_checkpoint returns)."""
-        n = 0 if self.data is None else int(self.data.shape[0])
+        n = self.n_data
         if state["data"]["n"] != n:
             raise GannotesError(
                 f"the run was trained on {state['data']['n']} images ({state['data']['source']}) "

@@ -2,6 +2,9 @@
 
 * :mod:`gannotes.gans.classic`: one G, one D, any objective of gannotes.losses (the GAN of
   Goodfellow et al. 2014, DCGAN, LSGAN, hinge, WGAN and WGAN-GP), with the training tricks.
+* :mod:`gannotes.gans.conditional`: class-conditional G(z, y) and D(x, y): cGAN, the
+  projection discriminator, AC-GAN.
+* :mod:`gannotes.gans.pix2pix`: paired image-to-image translation (Isola et al. 2017).
 
 :mod:`gannotes.gans.family` says what a family is. Adding one is a new file here and one line
 in :data:`FAMILIES`; the Trainer, checkpoints, the CLI and sampling pick it up from there.
@@ -10,7 +13,9 @@ in :data:`FAMILIES`; the Trainer, checkpoints, the CLI and sampling pick it up f
 from __future__ import annotations
 
 from .classic import Classic
-from .family import Family, Precision, StepContext, make_optimizer
+from .conditional import Conditional
+from .family import Family, Precision, StepContext, make_optimizer, to_device
+from .pix2pix import Pix2Pix
 
 __all__ = [
     "FAMILIES",
@@ -22,10 +27,13 @@ __all__ = [
     "family_for_model",
     "get_family",
     "make_optimizer",
+    "to_device",
 ]
 
 FAMILIES: dict[str, type[Family]] = {
     "classic": Classic,
+    "conditional": Conditional,
+    "pix2pix": Pix2Pix,
 }
 MODELS = tuple(model for fam in FAMILIES.values() for model in fam.models)
 

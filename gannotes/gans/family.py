@@ -5,7 +5,9 @@ the learning-rate schedule, history, snapshots, checkpoints, exact resume, devic
 the EMA of networks. A *family* owns what one step means. It
 
 * builds its networks and optimizers, by name, from its config (``networks``, ``optimizers``);
-* says how many real batches one step consumes (:meth:`Family.batches_per_step`);
+* says which fields of the data a batch holds (:attr:`Family.data_fields`: images alone, images
+  and their labels, or (edges, image) pairs) and how many real batches one step consumes
+  (:meth:`Family.batches_per_step`);
 * defines :meth:`Family.step` ``(batches, ctx) -> dict of tensors``: one update of every player,
   reading like the paper's algorithm, returning detached scalar tensors (losses, scores, norms)
   that the Trainer logs without synchronising with the device at every step;
@@ -30,7 +32,14 @@ from torch import nn
 
 from ..config import TrainerConfig
 
-__all__ = ["Family", "Precision", "StepContext", "make_optimizer"]
+__all__ = ["Family", "Precision", "StepContext", "make_optimizer", "to_device"]
+
+
+def to_device(x: Any, device: torch.device) -> Any:
+    """A tensor, or a tuple of tensors (e.g. noise and labels), moved to ``device``."""
+    if isinstance(x, tuple | list):
+        return tuple(t.to(device) for t in x)
+    return x.to(device)
 
 
 class Precision:
@@ -126,6 +135,10 @@ class Family:
     ema_networks: ClassVar[tuple[str, ...]] = ("G",)  # averaged by the Trainer when ema > 0
     sampler: ClassVar[str] = "G"  # the network samples come from (its EMA copy when there is one)
     learning_rates: ClassVar[dict[str, str]] = {"G": "lr_g", "D": "lr_d"}  # optimizer -> knob
+    # The fields of an image dataset a real batch holds (gannotes.data.dataset_tensors): one
+    # field gives a tensor per batch, several a tuple in this order. Toy sets are points.
+    data_fields: ClassVar[tuple[str, ...]] = ("images",)
+    n_classes: ClassVar[int] = 0  # class-conditional families: the number of labels
 
     def __init__(self, config: TrainerConfig, device: torch.device):
         self.config = config
@@ -135,7 +148,7 @@ class Family:
 
     # ------------------------------------------------------------------ recipes
     @classmethod
-    def default_config(cls, model: str, dataset: str, **overrides: Any) -> TrainerConfig:
+    def default_config(cls, model: str, dataset: str = "fashion-mnist", **overrides: Any) -> TrainerConfig:
         """The family's recipe for ``model`` on ``dataset``, with ``overrides`` applied."""
         return cls.Config(model=model, dataset=dataset, **overrides)
 
@@ -155,7 +168,8 @@ class Family:
 
     # ------------------------------------------------------------------ sampling
     def latent(self, n: int, generator: torch.Generator | None = None) -> Any:
-        """The sampling network's inputs for ``n`` samples, drawn on the CPU."""
+        """The sampling network's inputs for ``n`` samples, drawn on the CPU: a tensor (z) or
+        a tuple of tensors (z and labels) whose first dimension is ``n``."""
         raise NotImplementedError
 
     @property
@@ -164,13 +178,16 @@ class Family:
         return self.networks.get(f"{self.sampler}_ema", self.networks[self.sampler])
 
     @torch.no_grad()
-    def generate(self, inputs: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-        """The sampling network on ``inputs`` in eval mode; a CPU float32 tensor."""
+    def generate(self, inputs: Any, batch: int = 1000) -> torch.Tensor:
+        """The sampling network on ``inputs`` (a tensor, or a tuple of tensors passed as its
+        arguments) in eval mode; a CPU float32 tensor."""
         net = self.sampling_network
+        parts = inputs if isinstance(inputs, tuple | list) else (inputs,)
+        chunks = zip(*(t.split(batch) for t in parts), strict=True)
         was_training = net.training
         net.eval()
         try:
-            out = [net(chunk.to(self.device)).float().cpu() for chunk in inputs.split(batch)]
+            out = [net(*to_device(chunk, self.device)).float().cpu() for chunk in chunks]
         finally:
             net.train(was_training)
         return torch.cat(out)
@@ -180,6 +197,23 @@ class Family:
         if n < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}")
         return self.generate(self.latent(n, torch.Generator().manual_seed(seed)))
+
+    def sample_labelled(
+        self, n: int, seed: int = 0, label: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` samples and their labels, of class ``label`` or of every class in equal shares
+        (class-conditional families only)."""
+        raise ValueError(
+            f"a {self.name} run is not class-conditional: it has no labels to sample "
+            "(train cgan for that)"
+        )
+
+    def translate(self, inputs: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+        """The translation of each input image (translating families only)."""
+        raise ValueError(
+            f"a {self.name} run generates images, it does not translate them (train pix2pix "
+            "for that)"
+        )
 
     # ------------------------------------------------------------------ state of its own
     def state_dict(self) -> dict[str, Any]:
