@@ -1,4 +1,4 @@
-"""Command line for instructors and scripts: ``python -m gannotes train|sample|evaluate|critic``.
+"""Command line for instructors and scripts: ``python -m gannotes train|sample|evaluate|...``.
 
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 3
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 6 --resume
@@ -7,6 +7,11 @@
     python -m gannotes evaluate samples.npy --dataset fashion-mnist
     python -m gannotes critic a.npy b.npy --method gp      # a critic's estimate of W1(a, b)
     python -m gannotes train mlp --dataset grid --out runs/grid --minutes 1 --pack 4 --ema 0.999
+    python -m gannotes train cgan --dataset fashion-mnist --out runs/cgan --minutes 5 --d-cond acgan
+    python -m gannotes sample runs/cgan --n 500 --out boots.npy --label 9   # class 9 only
+    python -m gannotes train pix2pix --dataset edges2fashion --out runs/p2p --minutes 5
+    python -m gannotes edges images.npy --out edges.npy
+    python -m gannotes translate runs/p2p edges.npy --out garments.npy
 
 Every knob of a training run (batch size, learning rates, the objective, each trick of
 gannotes.tricks) is a flag of ``train``, derived from its declaration in gannotes.config and the
@@ -129,6 +134,31 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", required=True, type=_positive(int), help="number of samples")
     sample.add_argument("--out", required=True, type=Path, help="output .npy file")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        metavar="C",
+        help="class-conditional runs: every sample of class C (0-9); without it, the classes in "
+        "equal shares. The labels are written beside the samples (OUT_labels.npy)",
+    )
+
+    translate = sub.add_parser(
+        "translate",
+        help="translate images (.npy) with a trained pix2pix run",
+        description="Run a translating model (pix2pix) on input images [N, 1, 28, 28] in [-1, 1] "
+        "(e.g. edge maps from `edges`); OUTPUT[i] is the translation of INPUT[i].",
+    )
+    translate.add_argument("run", type=Path, help="run directory or checkpoint file")
+    translate.add_argument("input", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
+    translate.add_argument("--out", required=True, type=Path, help="output .npy file")
+    translate.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="keep dropout on, drawn from this seed (the paper's test time); default: off, "
+        "deterministic",
+    )
 
     evaluate = sub.add_parser("evaluate", help="score samples (.npy) against held-out real data")
     evaluate.add_argument("samples", type=Path, help=".npy file as written by `sample`")
@@ -208,9 +238,10 @@ def _evaluate(args) -> int:
     import json
 
     from .checkpoint import GannotesError
+    from .data import IMAGE_DATASETS
 
     x = _load_samples(args.samples)
-    if args.dataset == "fashion-mnist":
+    if args.dataset in IMAGE_DATASETS:  # edges2fashion's outputs are garments too
         from .evaluation import evaluate_images
 
         result = evaluate_images(x, seed=args.seed)
@@ -295,9 +326,10 @@ def _train(args) -> int:
     trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
     trainer.save()
     write_json(args.out / "history.json", trainer.history)
-    samples = trainer.sample(64, seed=0)
-    if samples.ndim == 4:
-        save_image_grid(samples, args.out / "samples.png", nrow=8)
+    conditional = bool(trainer.family.n_classes)
+    samples = trainer.sample(100 if conditional else 64, seed=0)
+    if samples.ndim == 4:  # conditional: one column per class (samples come in class order)
+        save_image_grid(samples, args.out / "samples.png", nrow=10 if conditional else 8)
     else:
         _save_points_png(trainer, samples, args.out / "samples.png")
     rate = trainer.history.get("images_per_s", [])[-5:]
@@ -364,9 +396,54 @@ def _sample(args) -> int:
     if args.out.suffix != ".npy":
         raise GannotesError(f"--out must end in .npy, got {args.out}")
     family = load_family(args.run)  # any GAN family: its own sampler and inputs
-    x = family.sample(args.n, seed=args.seed).numpy().astype(np.float32)
+    if family.n_classes:
+        if args.label is not None and not 0 <= args.label < family.n_classes:
+            raise GannotesError(
+                f"--label must be a class in 0-{family.n_classes - 1}, got {args.label}"
+            )
+        x, labels = family.sample_labelled(args.n, seed=args.seed, label=args.label)
+        labels_path = args.out.with_name(f"{args.out.stem}_labels.npy")
+        _save_npy(labels_path, labels.numpy().astype(np.int64))
+        which = f"all of class {args.label}" if args.label is not None else "classes in turn"
+        x = x.numpy().astype(np.float32)
+        _save_npy(args.out, x)
+        print(
+            f"wrote {args.n} samples {list(x.shape)} ({which}) to {args.out}, labels to {labels_path}"
+        )
+        return 0
+    else:
+        if args.label is not None:
+            raise GannotesError(
+                f"--label needs a class-conditional run (cgan); {args.run} holds a "
+                f"{family.config.model} run of the {family.name} family"
+            )
+        x = family.sample(args.n, seed=args.seed).numpy().astype(np.float32)
     _save_npy(args.out, x)
     print(f"wrote {args.n} samples {list(x.shape)} to {args.out}")
+    return 0
+
+
+def _translate(args) -> int:
+    import numpy as np
+
+    from .checkpoint import GannotesError
+    from .training import load_family
+
+    if args.out.suffix != ".npy":
+        raise GannotesError(f"--out must end in .npy, got {args.out}")
+    family = load_family(args.run)
+    if family.name != "pix2pix":
+        raise GannotesError(
+            f"{args.run} holds a {family.config.model} run, which generates images but does "
+            "not translate them; translate needs a pix2pix run"
+        )
+    x = _load_samples(args.input)
+    try:
+        out = family.translate(x, seed=args.seed).numpy().astype(np.float32)
+    except ValueError as exc:
+        raise GannotesError(f"{args.input}: {exc}") from None
+    _save_npy(args.out, out)
+    print(f"wrote {len(out)} translations {list(out.shape)} to {args.out}")
     return 0
 
 
@@ -443,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluate": _evaluate,
             "critic": _critic,
             "edges": _edges,
+            "translate": _translate,
         }
         return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:

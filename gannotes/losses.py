@@ -25,7 +25,8 @@ loss is a mean over all of them. :data:`OBJECTIVES` holds them by name:
 
 Regularisers of D sit beside them: :func:`r1_penalty` (Mescheder et al. 2018),
 :func:`gradient_penalty` (WGAN-GP, Gulrajani et al. 2017, Eq. 3) and :func:`clip_weights_`
-(WGAN's weight clipping). Adding an objective is two functions and one line in
+(WGAN's weight clipping). The conditional families add :func:`ac_class_loss` (AC-GAN's L_C)
+and :func:`l1_loss` (pix2pix's L_L1). Adding an objective is two functions and one line in
 :data:`OBJECTIVES`.
 """
 
@@ -42,6 +43,8 @@ __all__ = [
     "G_LOSSES",
     "OBJECTIVES",
     "Objective",
+    "ac_class_loss",
+    "ac_class_loss_double_softmax",
     "clip_weights_",
     "d_hinge_loss",
     "d_least_squares_loss",
@@ -55,6 +58,7 @@ __all__ = [
     "g_nonsaturating_loss",
     "g_wasserstein_loss",
     "gradient_penalty",
+    "l1_loss",
     "objective",
     "optimal_discriminator",
     "r1_penalty",
@@ -259,6 +263,43 @@ def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor, gamma: float) -> 
         raise ValueError("r1_penalty: reals must require grad before D(reals) is computed")
     (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
     return 0.5 * gamma * grad.square().flatten(1).sum(1).mean()
+
+
+# ----------------------------------------------------------------------------- conditional GANs
+
+
+def ac_class_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AC-GAN's class loss (Odena et al. 2017, Eq. 3): -E[log P(C = c | X)], the cross-entropy
+    of D's class logits ``[N, K]`` with the labels ``[N]``.
+
+    ``F.cross_entropy`` applies the log-softmax itself: it must get *logits*. A widely copied
+    AC-GAN applies a softmax in D and then this loss, a softmax twice; notebook 03 measures
+    what that costs (:func:`ac_class_loss_double_softmax`).
+    """
+    if class_logits.ndim != 2 or labels.shape != class_logits.shape[:1]:
+        raise ValueError(
+            f"expected logits [N, K] and labels [N], got {list(class_logits.shape)} and "
+            f"{list(labels.shape)}"
+        )
+    return F.cross_entropy(class_logits.float(), labels)
+
+
+def ac_class_loss_double_softmax(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The bug, kept to measure it: a softmax, then a loss that applies a softmax again.
+
+    The probabilities p in [0, 1] are read as logits, so the loss can only fall from log K to
+    log(1 + (K - 1) / e) (log 10 = 2.30 to 1.29 for K = 10) and its gradient shrinks as D
+    becomes sure: a weak, saturating class signal.
+    """
+    return F.cross_entropy(torch.softmax(class_logits.float(), dim=1), labels)
+
+
+def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """pix2pix's L_L1 (Isola et al. 2017, Eq. 3): E[||y - G(x)||_1], the mean absolute error
+    per pixel."""
+    if output.shape != target.shape:
+        raise ValueError(f"output {list(output.shape)} and target {list(target.shape)} differ")
+    return (output.float() - target.float()).abs().mean()
 
 
 # ----------------------------------------------------------------------------- the registry

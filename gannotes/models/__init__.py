@@ -2,7 +2,11 @@
 
 * :mod:`gannotes.models.mlp`: an MLP pair for 2-D toy points and flat images (Goodfellow et al.
   2014);
-* :mod:`gannotes.models.dcgan`: a DCGAN pair for 28x28 images (Radford et al. 2016).
+* :mod:`gannotes.models.dcgan`: a DCGAN pair for 28x28 images (Radford et al. 2016);
+* :mod:`gannotes.models.conditional`: a class-conditional DCGAN pair (Mirza and Osindero 2014),
+  D with the label concatenated, projected (Miyato and Koyama 2018) or predicted (AC-GAN);
+* :mod:`gannotes.models.pix2pix`: a U-Net generator and a PatchGAN discriminator for paired
+  translation (Isola et al. 2017).
 
 Every model has a dataclass config whose defaults work; discriminators return logits ``[N]``.
 :func:`config_for` gives the default config of a model for a dataset, :func:`build_models` the
@@ -17,13 +21,19 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import dcgan, mlp
+from . import conditional, dcgan, mlp, pix2pix
 from .common import IMAGE_SHAPE, assert_shape
+from .conditional import D_CONDS, CGANConfig, ConditionalDiscriminator, ConditionalGenerator
 from .dcgan import D_NORMS, DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_init_
 from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator, packed_shape
+from .pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
 
 __all__ = [
     "ARCHITECTURES",
+    "CGANConfig",
+    "ConditionalDiscriminator",
+    "ConditionalGenerator",
+    "D_CONDS",
     "D_NORMS",
     "IMAGE_SHAPE",
     "MODELS",
@@ -34,6 +44,9 @@ __all__ = [
     "MLPConfig",
     "MLPDiscriminator",
     "MLPGenerator",
+    "PatchDiscriminator",
+    "Pix2PixConfig",
+    "UNetGenerator",
     "assert_shape",
     "build_models",
     "config_for",
@@ -55,6 +68,10 @@ class Architecture(NamedTuple):
 ARCHITECTURES = {
     "mlp": Architecture(MLPConfig, MLPGenerator, MLPDiscriminator, mlp.config_for),
     "dcgan": Architecture(DCGANConfig, DCGANGenerator, DCGANDiscriminator, dcgan.config_for),
+    "cgan": Architecture(
+        CGANConfig, ConditionalGenerator, ConditionalDiscriminator, conditional.config_for
+    ),
+    "pix2pix": Architecture(Pix2PixConfig, UNetGenerator, PatchDiscriminator, pix2pix.config_for),
 }
 MODELS = tuple(ARCHITECTURES)
 

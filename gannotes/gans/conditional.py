@@ -1,0 +1,177 @@
+"""The conditional family: a class-conditional GAN, G(z, y) and D(x, y) (Mirza and Osindero 2014).
+
+The generator gets the label joined to z; the discriminator judges whether an image is a real
+image *of that class*, in one of three ways (``d_cond``, see gannotes.models.conditional):
+input concatenation, the projection discriminator (Miyato and Koyama 2018), or AC-GAN's
+auxiliary classifier (Odena et al. 2017), where D predicts the class instead and both players
+are also scored by the class loss L_C:
+
+    D minimises  L_adv(D) + L_C(real) + L_C(fake)       (AC-GAN: D maximises L_S + L_C)
+    G minimises  L_adv(G) + L_C(fake)                   (... and G maximises L_C - L_S)
+
+Fake images are drawn for labels chosen uniformly, each step; real images come with their own.
+The step is Algorithm 1 of Goodfellow et al. with labels: one update of D, then one of G
+through a frozen D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..config import TrainerConfig, knob
+from ..losses import OBJECTIVES, ac_class_loss, ac_class_loss_double_softmax, objective
+from ..models import D_CONDS, build_models, config_for
+from .family import Family, StepContext, make_optimizer
+
+__all__ = ["CLASS_LOSSES", "Conditional", "ConditionalConfig"]
+
+CLASS_LOSSES = {"cross-entropy": ac_class_loss, "double-softmax": ac_class_loss_double_softmax}
+
+
+@dataclass
+class ConditionalConfig(TrainerConfig):
+    """A run of the conditional family: the Trainer's knobs plus how D uses the label."""
+
+    d_cond: str = knob(
+        "projection",
+        "how D uses the label: concat (cGAN), projection (Miyato and Koyama) or acgan (D "
+        "predicts it)",
+        choices=D_CONDS,
+        rebuild=True,
+    )
+    loss: str = knob(
+        "nonsaturating",
+        "the objective: D's and G's losses (gannotes.losses.OBJECTIVES)",
+        choices=tuple(OBJECTIVES),
+        aliases=("g-loss",),
+    )
+    class_weight: float = knob(
+        1.0, "AC-GAN: weight of the class loss L_C in both players' losses", low=0
+    )
+    class_loss: str = knob(
+        "cross-entropy",
+        "AC-GAN's L_C: cross-entropy of D's class logits, or double-softmax (a widely copied "
+        "bug, kept to measure its cost)",
+        choices=tuple(CLASS_LOSSES),
+    )
+
+    family = "conditional"
+
+    def check(self) -> None:
+        super().check()
+        if self.model not in Conditional.models:
+            raise ValueError(f"unknown model {self.model!r}; the conditional family has cgan")
+        if "d_cond" in self.model_config:
+            raise ValueError("set d_cond on the training config, not in model_config")
+        self.model_cfg()  # validates model_config and the dataset
+
+    def model_cfg(self):
+        """The architecture's config: cgan's defaults, ``model_config``, and ``d_cond``."""
+        return config_for(self.model, self.dataset, **self.model_config, d_cond=self.d_cond)
+
+
+class Conditional(Family):
+    """G(z, y) and D(x, y) from gannotes.models.conditional, one labelled step at a time."""
+
+    name = "conditional"
+    Config = ConditionalConfig
+    models = ("cgan",)
+    data_fields = ("images", "labels")
+
+    def __init__(self, config: ConditionalConfig, device: torch.device):
+        super().__init__(config, device)
+        self.model_cfg = config.model_cfg()
+        G, D = build_models(self.model_cfg)
+        self.networks = {"G": G.to(device), "D": D.to(device)}
+        self.optimizers = {
+            "G": make_optimizer(G.parameters(), config, config.lr_g),
+            "D": make_optimizer(D.parameters(), config, config.lr_d),
+        }
+
+    @property
+    def n_classes(self) -> int:  # type: ignore[override]
+        return self.model_cfg.n_classes
+
+    @classmethod
+    def default_config(cls, model: str = "cgan", dataset: str = "fashion-mnist", **overrides):
+        """The course's recipe: the DCGAN's (batch 32, Adam 5e-4 for both networks; see
+        gannotes.gans.classic.recipe), with ``overrides`` applied."""
+        base: dict[str, Any] = dict(batch_size=32, lr_g=5e-4, lr_d=5e-4)
+        return ConditionalConfig(model=model, dataset=dataset, **{**base, **overrides})
+
+    # ------------------------------------------------------------------ training
+    def step(self, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: StepContext):
+        G, D = self.networks["G"], self.networks["D"]
+        opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
+        cfg = self.config
+        obj = objective(cfg.loss)
+        class_loss = CLASS_LOSSES[cfg.class_loss]
+        acgan = cfg.d_cond == "acgan"
+        stats: dict[str, torch.Tensor] = {}
+
+        for real, labels in batches:  # [N, 1, 28, 28], [N]
+            z, fake_labels = ctx.noise(real.shape[0])
+            with ctx.autocast():
+                fake = G(z, fake_labels).detach()  # D's update must not reach G
+                real_scores, real_logits = D.scores(real, labels)
+                fake_scores, fake_logits = D.scores(fake, fake_labels)
+                loss_d = obj.d_loss(real_scores, fake_scores)
+                if acgan:
+                    loss_c = class_loss(real_logits, labels) + class_loss(fake_logits, fake_labels)
+                    loss_d = loss_d + cfg.class_weight * loss_c
+                    stats["class_acc_real"] = (real_logits.argmax(1) == labels).float().mean()
+            opt_d.zero_grad(set_to_none=True)
+            ctx.backward(loss_d)
+            stats["grad_norm_d"] = ctx.update(opt_d, list(D.parameters()), None)
+
+        D.requires_grad_(False)  # G's loss must move G only
+        z, fake_labels = ctx.noise(batches[-1][0].shape[0])
+        with ctx.autocast():
+            scores, logits = D.scores(G(z, fake_labels), fake_labels)
+            loss_g = obj.g_loss(scores)
+            if acgan:
+                loss_g = loss_g + cfg.class_weight * class_loss(logits, fake_labels)
+                stats["class_acc_fake"] = (logits.argmax(1) == fake_labels).float().mean()
+        opt_g.zero_grad(set_to_none=True)
+        ctx.backward(loss_g)
+        stats["grad_norm_g"] = ctx.update(opt_g, list(G.parameters()), None)
+        D.requires_grad_(True)
+
+        stats = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats}
+        real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
+        if obj.logits:
+            stats["d_real"] = torch.sigmoid(real_scores).mean()
+            stats["d_fake"] = torch.sigmoid(fake_scores).mean()
+        else:
+            stats["score_real"], stats["score_fake"] = real_scores.mean(), fake_scores.mean()
+        return {k: v.detach() for k, v in stats.items()}
+
+    # ------------------------------------------------------------------ sampling
+    def latent(self, n: int, generator: torch.Generator | None = None):
+        """(z ``[n, z_dim]``, labels ``[n]`` uniform over the classes)."""
+        z = torch.randn(n, self.model_cfg.z_dim, generator=generator)
+        return z, torch.randint(0, self.n_classes, (n,), generator=generator)
+
+    def labels_for(self, n: int, label: int | None = None) -> torch.Tensor:
+        """``n`` labels: all ``label``, or every class in equal shares (0, 1, ..., 9, 0, ...)."""
+        if label is None:
+            return torch.arange(n) % self.n_classes
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < self.n_classes:
+            raise ValueError(f"label must be a class in 0-{self.n_classes - 1}, got {label!r}")
+        return torch.full((n,), label, dtype=torch.long)
+
+    def sample_labelled(self, n: int, seed: int = 0, label: int | None = None):
+        """``n`` samples of class ``label`` (or of every class in equal shares) and their
+        labels; z is drawn from ``seed``, so sample i has the same z whatever the label."""
+        if n < 1:
+            raise ValueError(f"n must be a positive number of samples, got {n}")
+        labels = self.labels_for(n, label)
+        z = torch.randn(n, self.model_cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+        return self.generate((z, labels)), labels
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` samples, every class in equal shares."""
+        return self.sample_labelled(n, seed)[0]

@@ -1,0 +1,185 @@
+"""The pix2pix family: paired image-to-image translation (Isola et al. 2017).
+
+Trained on pairs (x, y) of the ``edges2fashion`` data (x: the edge map of a garment, y: the
+garment), G(x) learns to draw y. The objective is the paper's Eq. 4:
+
+    G* = arg min_G max_D  L_cGAN(G, D) + lambda L_L1(G),    lambda = 100
+
+where D is a PatchGAN that sees the *pair* (x, y) or (x, G(x)), so it can reject an output that
+is realistic but does not fit its input, and L_L1 = E||y - G(x)||_1 pulls each output to its own
+target. L1 alone gets the low frequencies right and blurs the rest (the mean of the plausible
+outputs); the cGAN term makes the output sharp. ``l1_only`` trains without D (the ablation's
+"L1" row), ``l1=0`` without L_L1 (its "cGAN" row).
+
+There is no z: the paper (Sec. 3.1) found G learned to ignore noise given as an input, and
+gives its noise as dropout in the decoder instead, and even so the outputs are nearly
+deterministic. :meth:`Pix2Pix.translate` runs G with dropout off (deterministic), or with
+dropout on and a seed, to show how little it varies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import TrainerConfig, knob
+from ..losses import OBJECTIVES, l1_loss, objective
+from ..models import build_models, config_for
+from .family import Family, StepContext, make_optimizer
+
+__all__ = ["Pix2Pix", "Pix2PixTrainConfig", "check_translation_inputs"]
+
+
+@dataclass
+class Pix2PixTrainConfig(TrainerConfig):
+    """A run of the pix2pix family: the Trainer's knobs plus the objective's (Eq. 4)."""
+
+    l1: float = knob(
+        100.0, "lambda: weight of L1(G(x), y), the distance to the true image (Eq. 4)", low=0
+    )
+    l1_only: bool = knob(False, "train G on L1 alone, without a discriminator (the ablation)")
+    loss: str = knob(
+        "nonsaturating",
+        "the objective: D's and G's losses (gannotes.losses.OBJECTIVES)",
+        choices=tuple(OBJECTIVES),
+        aliases=("g-loss",),
+    )
+
+    family = "pix2pix"
+
+    def check(self) -> None:
+        super().check()
+        if self.model not in Pix2Pix.models:
+            raise ValueError(f"unknown model {self.model!r}; the pix2pix family has pix2pix")
+        if self.l1_only and self.l1 == 0:
+            raise ValueError("l1_only with l1 = 0 leaves G nothing to learn: set l1 > 0")
+        self.model_cfg()  # validates model_config and the dataset
+
+    def model_cfg(self):
+        return config_for(self.model, self.dataset, **self.model_config)
+
+
+def check_translation_inputs(x: Any) -> torch.Tensor:
+    """``x`` as float32 images ``[N, 1, 28, 28]`` in [-1, 1], else one ValueError line."""
+    x = x if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
+    if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28) or len(x) == 0:
+        raise ValueError(f"expected input images [N, 1, 28, 28] (N >= 1), got {list(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"input images must be floating point in [-1, 1], got dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError("input images hold NaN or infinite values")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1 - 1e-4 or hi > 1 + 1e-4:
+        raise ValueError(
+            f"input images must lie in [-1, 1] (as `edges` writes them), got [{lo:.3g}, {hi:.3g}]"
+        )
+    return x.float()
+
+
+class Pix2Pix(Family):
+    """A U-Net G and a PatchGAN D (gannotes.models.pix2pix), trained on (edges, image) pairs."""
+
+    name = "pix2pix"
+    Config = Pix2PixTrainConfig
+    models = ("pix2pix",)
+    data_fields = ("edges", "images")
+
+    def __init__(self, config: Pix2PixTrainConfig, device: torch.device):
+        super().__init__(config, device)
+        self.model_cfg = config.model_cfg()
+        G, D = build_models(self.model_cfg)
+        self.networks = {"G": G.to(device), "D": D.to(device)}
+        self.optimizers = {
+            "G": make_optimizer(G.parameters(), config, config.lr_g),
+            "D": make_optimizer(D.parameters(), config, config.lr_d),
+        }
+        self._inputs: torch.Tensor | None = None  # test-set edge maps, for sample() and snapshots
+
+    @classmethod
+    def default_config(cls, model: str = "pix2pix", dataset: str = "edges2fashion", **overrides):
+        """The course's recipe: the paper's Adam (2e-4, betas 0.5, 0.999) and lambda = 100, on
+        batches of 32 (the paper used 1-10: more updates per CPU-second here)."""
+        base: dict[str, Any] = dict(batch_size=32, lr_g=2e-4, lr_d=2e-4)
+        return Pix2PixTrainConfig(model=model, dataset=dataset, **{**base, **overrides})
+
+    # ------------------------------------------------------------------ training
+    def step(self, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: StepContext):
+        G, D = self.networks["G"], self.networks["D"]
+        cfg = self.config
+        obj = objective(cfg.loss)
+        (x, y) = batches[-1]  # edges [N, 1, 28, 28], images [N, 1, 28, 28]
+        stats: dict[str, torch.Tensor] = {}
+        with ctx.autocast():
+            fake = G(x)  # G(x): no z, dropout is the noise
+
+        if not cfg.l1_only:
+            with ctx.autocast():
+                real_scores = D(x, y)  # [N, 1, 7, 7]: one score per patch
+                fake_scores = D(x, fake.detach())  # D's update must not reach G
+                # "we divide the objective by 2 while optimizing D, which slows down the rate at
+                # which D learns relative to G" (Sec. 3.3)
+                loss_d = 0.5 * obj.d_loss(real_scores, fake_scores)
+            self.optimizers["D"].zero_grad(set_to_none=True)
+            ctx.backward(loss_d)
+            stats["grad_norm_d"] = ctx.update(self.optimizers["D"], list(D.parameters()), None)
+            stats["loss_d"] = loss_d.detach()
+            real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
+            if obj.logits:
+                stats["d_real"] = torch.sigmoid(real_scores).mean()
+                stats["d_fake"] = torch.sigmoid(fake_scores).mean()
+
+        D.requires_grad_(False)  # G's loss must move G only
+        with ctx.autocast():
+            l1 = l1_loss(fake, y)
+            loss_g = cfg.l1 * l1
+            if not cfg.l1_only:
+                loss_gan = obj.g_loss(D(x, fake))
+                loss_g = loss_gan + loss_g  # Eq. 4: L_cGAN + lambda L_L1
+                stats["loss_gan"] = loss_gan.detach()
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        ctx.backward(loss_g)
+        stats["grad_norm_g"] = ctx.update(self.optimizers["G"], list(G.parameters()), None)
+        D.requires_grad_(True)
+        return {"loss_g": loss_g.detach(), "l1": l1.detach(), **stats}
+
+    # ------------------------------------------------------------------ sampling
+    def test_inputs(self) -> torch.Tensor:
+        """Edge maps of the held-out test images (never trained on): what samples translate."""
+        if self._inputs is None:
+            from ..data import dataset_tensors
+
+            self._inputs = dataset_tensors(self.config.dataset, "test")[0]["edges"]
+        return self._inputs
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """G's inputs for ``n`` samples: edge maps of test images drawn at random."""
+        inputs = self.test_inputs()
+        return inputs[torch.randint(0, len(inputs), (n,), generator=generator)]
+
+    @torch.no_grad()
+    def translate(self, inputs: Any, seed: int | None = None) -> torch.Tensor:
+        """G(x) for each input image ``[N, 1, 28, 28]`` in [-1, 1]; row i translates row i.
+
+        With ``seed=None`` dropout is off and the result deterministic (BatchNorm uses its
+        running statistics, so no output depends on the others in the batch). With a seed,
+        dropout stays on, as in the paper's test time, drawn reproducibly from ``seed``.
+        """
+        x = check_translation_inputs(inputs)
+        if seed is None:
+            return self.generate(x)
+        G = self.sampling_network
+        was_training = G.training
+        G.eval()
+        for m in G.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.train()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                out = [G(c.to(self.device)).float().cpu() for c in x.split(1000)]
+        finally:
+            G.train(was_training)
+        return torch.cat(out)
