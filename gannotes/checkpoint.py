@@ -30,6 +30,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "export_weights",
     "find_checkpoint",
     "load_checkpoint",
     "save_checkpoint",
@@ -99,6 +100,17 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+EXPORTED_KEYS = ("family", "config", "model_config", "networks", "family_state", "step", "elapsed")
+
+
+def export_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """The part of a checkpoint's state that samples and translates: the family, its config and
+    networks (and its own state), the step and training time; no optimizers, random states,
+    snapshots or history. A few MB where a checkpoint is many more: what the course ships.
+    Marked ``exported``: it loads with :func:`gannotes.training.load_family`, not to resume."""
+    return {**{k: state[k] for k in EXPORTED_KEYS if k in state}, "exported": True}
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:

@@ -160,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
         "deterministic",
     )
 
+    export = sub.add_parser(
+        "export",
+        help="write a run's networks and config only (a few MB) to share or ship",
+        description="Write the networks, config and step of a run to a .pt file without "
+        "optimizers, random states, snapshots or history. `sample` and `translate` read it; "
+        "it cannot resume training.",
+    )
+    export.add_argument("run", type=Path, help="run directory or checkpoint file")
+    export.add_argument("--out", required=True, type=Path, help="output .pt file")
+
     evaluate = sub.add_parser("evaluate", help="score samples (.npy) against held-out real data")
     evaluate.add_argument("samples", type=Path, help=".npy file as written by `sample`")
     evaluate.add_argument("--dataset", required=True, choices=DATASETS)
@@ -423,6 +433,23 @@ def _sample(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    import hashlib
+
+    from .checkpoint import GannotesError, export_weights, load_checkpoint, save_checkpoint
+    from .training import load_family
+
+    if args.out.suffix != ".pt":
+        raise GannotesError(f"--out must end in .pt, got {args.out}")
+    state = load_checkpoint(args.run)
+    save_checkpoint(args.out, export_weights(state))
+    load_family(args.out)  # it reads back as the same family
+    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    size = args.out.stat().st_size / 2**20
+    print(f"wrote {args.out} ({size:.1f} MB, sha256 {digest}), step {state['step']}")
+    return 0
+
+
 def _translate(args) -> int:
     import numpy as np
 
@@ -521,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             "critic": _critic,
             "edges": _edges,
             "translate": _translate,
+            "export": _export,
         }
         return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:

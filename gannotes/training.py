@@ -622,6 +622,11 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a run from a checkpoint's state (format 2, as load_checkpoint returns)."""
+        if state.get("exported"):
+            raise CheckpointError(
+                "this file holds exported weights only (no optimizer or random state): it "
+                "samples and translates (load_family, `gannotes sample`), it does not resume"
+            )
         n = self.n_data
         if state["data"]["n"] != n:
             raise GannotesError(

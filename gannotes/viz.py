@@ -35,6 +35,8 @@ __all__ = [
     "animate",
     "decision_surface",
     "interpolate",
+    "class_grid",
+    "class_widget",
     "interpolation_widget",
     "make_grid",
     "plot_decision_surface",
@@ -621,6 +623,69 @@ def interpolation_widget(
         strip,
     )
     return box
+
+
+class _OfClass(torch.nn.Module):
+    """A class-conditional generator with its label fixed: z ``[N, z_dim]`` -> G(z, label)."""
+
+    def __init__(self, generator: torch.nn.Module, label: int):
+        super().__init__()
+        self.generator, self.label = generator, int(label)
+        self.train(generator.training)  # so that _generate restores the generator's own mode
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = torch.full((z.shape[0],), self.label, dtype=torch.long, device=z.device)
+        return self.generator(z, y)
+
+
+def class_grid(
+    generator: torch.nn.Module, z_dim: int, n_classes: int = 10, columns: int = 8, seed: int = 0
+) -> torch.Tensor:
+    """A class x z grid of a class-conditional generator ``G(z, y)``: row c holds class c, column
+    j the same z_j in every row (the "style" that the label does not set). Returns
+    ``[n_classes * columns, C, H, W]`` in row order, for ``show_images(..., nrow=columns)``."""
+    z = torch.randn(columns, int(z_dim), generator=torch.Generator().manual_seed(seed))
+    device = next(generator.parameters()).device
+    rows = [_generate(_OfClass(generator, c), z.to(device)).cpu() for c in range(n_classes)]
+    return torch.cat(rows)
+
+
+def class_widget(
+    generator: torch.nn.Module,
+    z_dim: int,
+    classes: Sequence[str],
+    seed: int = 0,
+    steps: int = 9,
+    device: str | torch.device = "cpu",
+) -> Any:
+    """:func:`interpolation_widget` for a class-conditional generator ``G(z, y)``, with a
+    dropdown of ``classes``: pick a class, then walk between two z of it. The same z under
+    another class keeps its place on the path, so switching class shows what the label sets.
+
+    Exposes what the interpolation widget does, plus ``dropdown`` and ``set_class(c)``.
+    """
+    import ipywidgets as widgets
+
+    of_class = _OfClass(generator, 0)
+    box = interpolation_widget(of_class, z_dim, seed=seed, steps=steps, device=device)
+    dropdown = widgets.Dropdown(
+        options=[(name, i) for i, name in enumerate(classes)], value=0, description="class"
+    )
+
+    def set_class(c: int) -> None:
+        if not 0 <= int(c) < len(classes):
+            raise ValueError(f"class must be in 0-{len(classes) - 1}; got {c!r}")
+        of_class.label = int(c)
+        if dropdown.value != int(c):
+            dropdown.value = int(c)
+        box.resample(box.seed_box.value)  # redraw the path and the image in the new class
+
+    dropdown.observe(lambda change: set_class(change["new"]), names="value")
+    outer = widgets.VBox([dropdown, box])
+    outer.update, outer.resample, outer.set_class = box.update, box.resample, set_class
+    outer.slider, outer.seed_box, outer.button = box.slider, box.seed_box, box.button
+    outer.image, outer.strip, outer.dropdown = box.image, box.strip, dropdown
+    return outer
 
 
 # --------------------------------------------------------------------------------------------

@@ -532,3 +532,37 @@ def test_plot_decision_surface_draws_heatmap_and_points():
     offsets = [c.get_offsets().shape[0] for c in ax.collections if hasattr(c, "get_offsets")]
     assert 3 in offsets and 2 in offsets
     assert len(ax.figure.axes) == 2  # the heatmap plus its colorbar
+
+
+def _tiny_conditional_generator():
+    from gannotes.models import CGANConfig, ConditionalGenerator
+
+    torch.manual_seed(0)
+    return ConditionalGenerator(CGANConfig(z_dim=4, g_width=4, embed_dim=3))
+
+
+def test_class_grid_keeps_z_per_column_and_the_class_per_row():
+    G = _tiny_conditional_generator().eval()
+    grid = viz.class_grid(G, z_dim=4, n_classes=10, columns=3, seed=5)
+    assert grid.shape == (30, 1, 28, 28)
+    z = torch.randn(3, 4, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        row7 = G(z, torch.full((3,), 7))
+    torch.testing.assert_close(grid[21:24], row7)
+
+
+def test_class_widget_switches_class_and_keeps_the_path():
+    pytest.importorskip("ipywidgets")
+    G = _tiny_conditional_generator()
+    box = viz.class_widget(G, z_dim=4, classes=[f"c{i}" for i in range(10)], seed=3, steps=5)
+    z = torch.randn(2, 4, generator=torch.Generator().manual_seed(3))
+    G.eval()
+    with torch.no_grad():
+        want0, want9 = (viz.to_uint8(G(z[:1], torch.tensor([c])))[0, ..., 0] for c in (0, 9))
+    G.train()
+    np.testing.assert_array_equal(_png(box.image.value), want0)
+    box.dropdown.value = 9  # the observer redraws in class 9, same z
+    np.testing.assert_array_equal(_png(box.image.value), want9)
+    assert G.training
+    with pytest.raises(ValueError, match="class must be in 0-9"):
+        box.set_class(10)
