@@ -13,11 +13,12 @@ line of feedback through ``say``:
 In a notebook ``say`` is ``print``; a notebook checks its checker silently with ``say=len``, and
 the tests collect the lines with ``say=lines.append``. The oracles are the package's own
 functions (``gannotes.viz.to_uint8``, ``gannotes.losses``, ``gannotes.tricks.smooth_targets``,
-``gannotes.metrics.frechet_distance``) and closed forms (D*(1/2) = sigmoid(1), V = -log 4).
+``gannotes.metrics.frechet_distance``), closed forms (D*(1/2) = sigmoid(1), V = -log 4) and the
+papers' equations written out (the projection discriminator's score).
 
 Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
-``check_equilibrium_value``; 02 ``check_smooth_targets``; 06 ``check_gradient_penalty``;
-07 ``check_fid``, ``check_game``.
+``check_equilibrium_value``; 02 ``check_smooth_targets``; 03 ``check_ac_class_loss``,
+``check_projection_score``; 06 ``check_gradient_penalty``; 07 ``check_fid``, ``check_game``.
 """
 
 from __future__ import annotations
@@ -28,20 +29,29 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .losses import g_nonsaturating_loss, gradient_penalty, optimal_discriminator
+from .losses import (
+    ac_class_loss,
+    ac_class_loss_double_softmax,
+    g_nonsaturating_loss,
+    gradient_penalty,
+    optimal_discriminator,
+)
 from .metrics import feature_statistics, frechet_distance, frechet_distance_from_statistics
 from .quality import RealOrFakeGame
 from .tricks import smooth_targets
 from .viz import to_uint8
 
 __all__ = [
+    "check_ac_class_loss",
     "check_d_star",
     "check_equilibrium_value",
     "check_fid",
     "check_g_loss",
     "check_game",
     "check_gradient_penalty",
+    "check_projection_score",
     "check_smooth_targets",
     "check_to_bytes",
 ]
@@ -296,6 +306,252 @@ def check_smooth_targets(fn: Any, say: Say = print) -> bool | None:
 def _rounded(t: torch.Tensor) -> Any:
     """A tensor as a (nested) list with 4 decimals: 0.9, not 0.8999999761581421."""
     return np.round(t.detach().double().cpu().numpy(), 4).tolist()
+
+
+# ----------------------------------------------------------------------------- notebook 03
+
+
+def check_ac_class_loss(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(class_logits [N, K], labels [N]) -> scalar`` with AC-GAN's class loss L_C
+    (Odena et al. 2017), ``gannotes.losses.ac_class_loss``: the cross-entropy of D's class
+    *logits* with the labels, ``F.cross_entropy(logits, labels)``.
+
+    Tried on three batches (K = 10) with logits of size 1, 5 and 50: -log(softmax) is right for
+    the first two and log(0) = -inf for the last ("almost", as in :func:`check_g_loss`; so is a
+    guard, log(p + eps), already off at size 5). The
+    spot-the-bug mistake, a softmax before a loss that applies one itself
+    (``gannotes.losses.ac_class_loss_double_softmax``), gets its own hint, as do NLL on
+    probabilities or on logits, a sum over the batch, a mean over the classes too, the wrong sign
+    and a softmax over the batch axis. The logits require grad: a detached loss is not right yet.
+    """
+    if fn is None:
+        say("not attempted yet: define my_ac_class_loss and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(3)
+    k = 10
+    for n, scale in ((64, 1.0), (32, 5.0), (48, 50.0)):
+        logits = scale * torch.randn(n, k, generator=gen)  # [N, K]
+        labels = torch.randint(0, k, (n,), generator=gen)  # [N]
+        want = ac_class_loss(logits, labels).item()
+        leaf = logits.clone().requires_grad_(True)
+        try:  # a non-leaf copy: in-place edits of the logits stay legal
+            got = _call(fn, "my_ac_class_loss", leaf.clone(), labels.clone())
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if not isinstance(got, torch.Tensor):
+            say(
+                "not yet: return a torch tensor, e.g. F.cross_entropy(logits, labels) "
+                f"(got {type(got).__name__})"
+            )
+            return False
+        if got.numel() != 1:
+            say(
+                f"not yet: return one number, the mean over the batch "
+                f"(got shape {tuple(got.shape)})"
+            )
+            return False
+        value = float(got.detach().reshape(()))
+        if not math.isfinite(value):
+            if scale == 1.0:
+                say(f"not yet: your loss is {value} for ordinary logits (size 1)")
+            else:
+                say(
+                    f"almost: right for small logits? For logits of size {scale:.0f} softmax "
+                    "rounds to 0 and log(0) = -inf: use F.log_softmax or F.cross_entropy, "
+                    "which are stable"
+                )
+            return False
+        if not _close(value, want, 1e-4, 1e-6):
+            hint = _ac_class_hint(logits, labels, value, want)
+            if hint is not None:
+                say(f"not yet: {value:.4f}, expected {want:.4f}: {hint}")
+            elif scale > 1.0:  # right on ordinary logits: a guard such as log(p + eps)
+                say(
+                    f"almost: right for small logits, but for logits of size {scale:.0f} you get "
+                    f"{value:.4f}, expected {want:.4f}; F.log_softmax needs no guard"
+                )
+            else:
+                say(
+                    f"not yet: {value:.4f}, expected {want:.4f}; L_C = -mean(log softmax(logits)"
+                    "[label]), which is F.cross_entropy(logits, labels)"
+                )
+            return False
+        if not got.requires_grad:
+            say(
+                "not yet: the value is right but it has no gradient for D's logits, so it cannot "
+                "train D: do not detach it (.item(), .detach(), torch.tensor(...))"
+            )
+            return False
+    say(
+        "correct: L_C = -E[log P(C = c | X)], the cross-entropy of D's class logits; "
+        "F.cross_entropy applies the softmax itself, so D's class head ends in logits"
+    )
+    return True
+
+
+def _ac_class_hint(logits, labels, value: float, want: float) -> str | None:
+    """The mistake that explains ``value``, found by computing each mistake (None: none does)."""
+    k = logits.shape[1]
+    p = torch.softmax(logits, dim=1)
+    floor = math.log(1 + (k - 1) / math.e)
+    candidates = [
+        (
+            "you apply a softmax before a loss that applies one itself: the loss can only fall "
+            f"from log K to log(1 + (K-1)/e) ({math.log(k):.2f} to {floor:.2f} for K = {k}), a "
+            "weak class signal that fades as D grows sure; give F.cross_entropy the logits",
+            ac_class_loss_double_softmax(logits, labels),
+        ),
+        (
+            "F.nll_loss takes log-probabilities, not probabilities: apply F.log_softmax, not "
+            "softmax (or give the logits to F.cross_entropy)",
+            F.nll_loss(p, labels),
+        ),
+        (
+            "F.nll_loss takes log-probabilities, not logits: apply F.log_softmax first (or give "
+            "the logits to F.cross_entropy)",
+            F.nll_loss(logits, labels),
+        ),
+        (
+            "average over the batch (mean), not sum",
+            F.cross_entropy(logits, labels, reduction="sum"),
+        ),
+        (
+            "the loss has the wrong sign: D minimises -log P(C = c | X), a positive number "
+            f"(log K = {math.log(k):.2f} for a uniform guess)",
+            torch.tensor(-want),
+        ),
+        (
+            "average over the N samples only: a mean over all N x K entries of one_hot * "
+            "log_softmax divides by K too",
+            torch.tensor(want / k),
+        ),
+        (
+            "take the softmax over the classes (dim=1), not over the batch (dim=0)",
+            F.nll_loss(torch.log_softmax(logits, dim=0), labels),
+        ),
+    ]
+    for hint, wrong in candidates:
+        if _close(value, float(wrong), 1e-4, 1e-6) and not _close(float(wrong), want, 1e-6):
+            return hint
+    return None
+
+
+def check_projection_score(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(phi [N, F], w [F], b [], embedding [K, F], labels [N]) -> [N]`` with the
+    projection discriminator's output (Miyato and Koyama 2018, Eq. 3), written out:
+    ``phi @ w + b + (embedding[labels] * phi).sum(1)``, an inner product of the label's
+    embedding with D's features added to the unconditional score.
+
+    Tried on random inputs with K > N (so ``embedding[:N]`` is a wrong answer that runs) and
+    with K < N. A result of the wrong shape gets the expected shape and what usually makes it
+    ([N, 1], a scalar, [N, N] from broadcasting, a concatenation); a wrong value gets a hint when
+    it is the unconditional score, the first N rows of the table, a label term that enters by
+    concatenation (added, not multiplied with phi), or a missing w . phi or b.
+    """
+    if fn is None:
+        say("not attempted yet: define my_projection_score and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(4)
+    for n, f, k in ((6, 5, 10), (9, 4, 3)):
+        phi = torch.randn(n, f, generator=gen)  # [N, F]
+        w = torch.randn(f, generator=gen)  # [F]
+        b = torch.randn((), generator=gen)  # []
+        embedding = torch.randn(k, f, generator=gen)  # [K, F]
+        labels = torch.randint(0, k, (n,), generator=gen)  # [N]
+        want = phi @ w + b + (embedding[labels] * phi).sum(1)  # [N]
+        args = (phi.clone(), w.clone(), b.clone(), embedding.clone(), labels.clone())
+        try:
+            got = _call(fn, "my_projection_score", *args)
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if not isinstance(got, torch.Tensor):
+            say(
+                f"not yet: return a torch tensor of shape [N] = ({n},), one score per sample "
+                f"(got {type(got).__name__})"
+            )
+            return False
+        if tuple(got.shape) != (n,):
+            say(f"not yet: {_projection_shape_hint(tuple(got.shape), n, f)}")
+            return False
+        if not torch.allclose(got.detach().double(), want.double(), rtol=1e-4, atol=1e-5):
+            say(f"not yet: {_projection_hint(phi, w, b, embedding, labels, got, want)}")
+            return False
+    say(
+        "correct: D(x, y) = w . phi(x) + b + e(y) . phi(x); the label's embedding is projected "
+        "on D's features, so the label changes how D reads x, not just its score"
+    )
+    return True
+
+
+def _projection_shape_hint(shape: tuple[int, ...], n: int, f: int) -> str:
+    """What a result of ``shape`` (not ``(n,)``) usually means."""
+    want = f"return one score per sample, shape [N] = ({n},)"
+    if math.prod(shape) == 1:
+        return (
+            f"{want}, not a single number (shape {shape}): sum the product over the features "
+            "(dim=1), not over the whole batch"
+        )
+    if shape == (n, 1):
+        return f"{want}, not [N, 1] = {shape}: flatten the last axis (.flatten() or .squeeze(1))"
+    if shape == (n, n):
+        return (
+            f"{want}, not [N, N] = {shape}: a [N] plus a [N, 1] broadcasts to [N, N] (keep every "
+            "term [N]), and embedding[labels] @ phi.T scores all pairs; the label term is the "
+            "row-wise (embedding[labels] * phi).sum(1)"
+        )
+    if shape == (2 * n,) or (len(shape) == 2 and shape[0] == n and shape[1] > f):
+        return (
+            f"{want}, not {shape}: that is a concatenation (torch.cat); the projection adds "
+            "the terms, and its label term is an inner product, (embedding[labels] * phi).sum(1)"
+        )
+    if shape == (n, f):
+        return f"{want}, not [N, F] = {shape}: sum the product over the features (dim=1)"
+    return f"{want} (got {shape})"
+
+
+def _projection_hint(phi, w, b, embedding, labels, got, want) -> str:
+    """The mistake that explains ``got`` (shape [N]), found by computing each mistake."""
+    n = phi.shape[0]
+    e = embedding[labels]  # [N, F]
+    base = phi @ w + b  # [N]
+    concat = (
+        "the label enters by concatenation here: a linear map of [phi, e(y)] adds a term of y "
+        "alone, which does not depend on x; the projection multiplies them, "
+        "(embedding[labels] * phi).sum(1)"
+    )
+    candidates = [
+        (
+            "the label term is missing, so this is an unconditional D: add the inner product of "
+            "the label's embedding with the features, (embedding[labels] * phi).sum(1)",
+            base,
+        ),
+        (concat, base + e.sum(1)),
+        (concat, base + e @ w),
+        ("add the bias b", phi @ w + (e * phi).sum(1)),
+        ("the unconditional term w . phi(x) is missing", b + (e * phi).sum(1)),
+    ]
+    if embedding.shape[0] >= n:
+        candidates.insert(
+            1,
+            (
+                "use the embedding of each sample's label, embedding[labels], not the first N "
+                "rows of the table (embedding[:N])",
+                base + (embedding[:n] * phi).sum(1),
+            ),
+        )
+    g = got.detach().double()
+    for hint, wrong in candidates:
+        wrong = wrong.double()
+        if torch.allclose(g, wrong, rtol=1e-4, atol=1e-5) and not torch.allclose(
+            wrong, want.double(), rtol=1e-4, atol=1e-5
+        ):
+            return f"for N={n} expected {_rounded(want)}, got {_rounded(got)}: {hint}"
+    return (
+        f"for N={n} expected {_rounded(want)}, got {_rounded(got)}; "
+        "D(x, y) = phi @ w + b + (embedding[labels] * phi).sum(1)"
+    )
 
 
 # ----------------------------------------------------------------------------- notebook 06

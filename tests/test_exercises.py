@@ -1,7 +1,8 @@
 """gannotes.exercises: the feedback a learner gets, for right, wrong and odd answers.
 
 Oracles for the right answers: the package's own functions (``to_uint8``, ``gannotes.losses``,
-``smooth_targets``, ``frechet_distance``) and closed forms (D*(1/2) = sigmoid(1), V = -log 4).
+``smooth_targets``, ``frechet_distance``), closed forms (D*(1/2) = sigmoid(1), V = -log 4) and
+the projection discriminator's Eq. 3 written out here.
 The wrong answers are the mistakes a learner makes; each must get the hint that names it. The
 feedback is collected with ``say=lines.append``.
 """
@@ -16,16 +17,23 @@ import torch
 import torch.nn.functional as F
 
 from gannotes.exercises import (
+    check_ac_class_loss,
     check_d_star,
     check_equilibrium_value,
     check_fid,
     check_g_loss,
     check_game,
     check_gradient_penalty,
+    check_projection_score,
     check_smooth_targets,
     check_to_bytes,
 )
-from gannotes.losses import g_minimax_loss, g_nonsaturating_loss
+from gannotes.losses import (
+    ac_class_loss,
+    ac_class_loss_double_softmax,
+    g_minimax_loss,
+    g_nonsaturating_loss,
+)
 from gannotes.metrics import frechet_distance
 from gannotes.quality import RealOrFakeGame
 from gannotes.tricks import smooth_targets
@@ -285,6 +293,238 @@ def test_smooth_targets_not_attempted():
 def test_smooth_targets_wrong_answers(answer, says):
     result, line = feedback(check_smooth_targets, answer)
     assert result is False and line.startswith("not yet: ") and says in line, line
+
+
+# ----------------------------------------------------------------------------- notebook 03: L_C
+
+
+def test_ac_class_loss_right_answers():
+    result, line = feedback(check_ac_class_loss, ac_class_loss)
+    assert result is True and line.startswith("correct: L_C = -E[log P(C = c | X)]")
+    for right in (
+        lambda logits, labels: F.cross_entropy(logits, labels),
+        lambda logits, labels: -F.log_softmax(logits, dim=1).gather(1, labels[:, None]).mean(),
+        lambda logits, labels: F.nll_loss(torch.log_softmax(logits.double(), 1), labels),
+        lambda logits, labels: -(F.one_hot(labels, 10) * logits.log_softmax(1)).sum(1).mean(),
+    ):
+        assert feedback(check_ac_class_loss, right)[0] is True
+
+
+def test_ac_class_loss_in_place_edits_of_the_logits_are_fine():
+    def shifted(logits, labels):
+        logits -= logits.max(dim=1, keepdim=True).values  # the log-sum-exp trick, in place
+        return F.cross_entropy(logits, labels)
+
+    assert feedback(check_ac_class_loss, shifted)[0] is True
+
+
+def test_ac_class_loss_not_attempted():
+    assert feedback(check_ac_class_loss, None) == (
+        None,
+        "not attempted yet: define my_ac_class_loss and run the cell again",
+    )
+
+
+def test_ac_class_loss_double_softmax_is_the_bug_to_spot():
+    for bug in (
+        ac_class_loss_double_softmax,
+        lambda logits, labels: F.cross_entropy(torch.softmax(logits, 1), labels),
+        lambda logits, labels: F.cross_entropy(F.softmax(logits, dim=-1), labels),
+    ):
+        result, line = feedback(check_ac_class_loss, bug)
+        assert result is False and line.startswith("not yet: "), line
+        assert "you apply a softmax before a loss that applies one itself" in line
+        assert "from log K to log(1 + (K-1)/e) (2.30 to 1.46 for K = 10)" in line  # log(1 + 9/e)
+
+
+def softmax_minus_log(logits, labels):
+    """-log(softmax) picked at the label: right, until softmax rounds to 0."""
+    return -torch.log(torch.softmax(logits, 1)).gather(1, labels[:, None]).mean()
+
+
+def test_ac_class_loss_log_of_softmax_is_almost_right_but_overflows():
+    assert torch.isinf(softmax_minus_log(torch.tensor([[0.0, 200.0]]), torch.tensor([0])))
+    result, line = feedback(check_ac_class_loss, softmax_minus_log)
+    assert result is False
+    assert line.startswith("almost: ") and "log(0) = -inf" in line and "F.log_softmax" in line
+
+
+def test_ac_class_loss_with_an_epsilon_guard_is_almost_right():
+    def guarded(logits, labels):
+        p = torch.softmax(logits, 1).gather(1, labels[:, None])
+        return -torch.log(p + 1e-8).mean()
+
+    result, line = feedback(check_ac_class_loss, guarded)
+    assert (
+        result is False
+        and line.startswith("almost: right for small logits, but")
+        and "needs no guard" in line
+    ), line
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (
+            lambda logits, labels: F.nll_loss(torch.softmax(logits, 1), labels),
+            "F.nll_loss takes log-probabilities, not probabilities",
+        ),
+        (
+            lambda logits, labels: F.nll_loss(logits, labels),
+            "F.nll_loss takes log-probabilities, not logits",
+        ),
+        (
+            lambda logits, labels: F.cross_entropy(logits, labels, reduction="sum"),
+            "average over the batch (mean), not sum",
+        ),
+        (lambda logits, labels: -F.cross_entropy(logits, labels), "the loss has the wrong sign"),
+        (
+            lambda logits, labels: F.log_softmax(logits, 1).gather(1, labels[:, None]).mean(),
+            "the loss has the wrong sign",
+        ),
+        (
+            lambda logits, labels: -(F.one_hot(labels, 10) * F.log_softmax(logits, 1)).mean(),
+            "average over the N samples only",
+        ),
+        (
+            lambda logits, labels: F.nll_loss(F.log_softmax(logits, 0), labels),
+            "over the classes (dim=1), not over the batch (dim=0)",
+        ),
+        (
+            lambda logits, labels: F.cross_entropy(logits, labels) + 0.1,
+            "L_C = -mean(log softmax(logits)[label])",
+        ),
+        (
+            lambda logits, labels: F.cross_entropy(logits, labels, reduction="none"),
+            "return one number, the mean over the batch (got shape (64,))",
+        ),
+        (lambda logits, labels: F.cross_entropy(logits, labels).item(), "return a torch tensor"),
+        (
+            lambda logits, labels: torch.tensor(F.cross_entropy(logits, labels).item()),
+            "it has no gradient for D's logits",
+        ),
+        (lambda logits, labels: torch.tensor(float("nan")), "your loss is nan for ordinary"),
+        (raises, "my_ac_class_loss raised RuntimeError: oops"),
+        ("cross_entropy", "my_ac_class_loss should be a function, got str"),
+    ],
+    ids=[
+        "nll on probabilities",
+        "nll on logits",
+        "sum",
+        "minus the loss",
+        "no minus",
+        "mean over classes too",
+        "softmax over batch",
+        "off",
+        "not scalar",
+        "float",
+        "detached",
+        "nan",
+        "raises",
+        "not a function",
+    ],
+)
+def test_ac_class_loss_mistakes_get_their_hint(answer, hint):
+    result, line = feedback(check_ac_class_loss, answer)
+    assert result is False and line.startswith("not yet: ") and hint in line, line
+    assert "apply a softmax before" not in line  # the double-softmax hint is for that bug only
+
+
+# ----------------------------------------------------------------------------- projection score
+
+
+def eq3(phi, w, b, embedding, labels):
+    """Miyato and Koyama (2018), Eq. 3: psi(phi(x)) + y^T V phi(x), y one-hot, V the table."""
+    return phi @ w + b + (embedding[labels] * phi).sum(1)
+
+
+def test_projection_score_right_answers():
+    result, line = feedback(check_projection_score, eq3)
+    assert result is True and line.startswith("correct: D(x, y) = w . phi(x) + b + e(y) . phi(x)")
+    for right in (
+        lambda phi, w, b, emb, y: torch.einsum("nf,nf->n", F.embedding(y, emb), phi) + phi @ w + b,
+        lambda phi, w, b, emb, y: (
+            F.linear(phi, w[None], b[None]).flatten()
+            + (F.one_hot(y, len(emb)).to(phi) @ emb * phi).sum(1)
+        ),
+        lambda phi, w, b, emb, y: (phi * (w + emb[y])).sum(dim=1).double() + b,
+    ):
+        assert feedback(check_projection_score, right)[0] is True
+
+
+def test_projection_score_not_attempted():
+    assert feedback(check_projection_score, None) == (
+        None,
+        "not attempted yet: define my_projection_score and run the cell again",
+    )
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (
+            lambda phi, w, b, emb, y: phi @ w + b,
+            "the label term is missing, so this is an unconditional D",
+        ),
+        (
+            lambda phi, w, b, emb, y: phi @ w + b + (emb[: len(phi)] * phi).sum(1),
+            "embedding[labels], not the first N rows of the table (embedding[:N])",
+        ),
+        (
+            lambda phi, w, b, emb, y: torch.cat([phi, emb[y]], 1) @ torch.cat([w, w]) + b,
+            "the label enters by concatenation here",
+        ),
+        (
+            lambda phi, w, b, emb, y: phi @ w + b + emb[y].sum(1),
+            "the label enters by concatenation here",
+        ),
+        (lambda phi, w, b, emb, y: torch.cat([phi, emb[y]], 1), "that is a concatenation"),
+        (
+            lambda phi, w, b, emb, y: torch.cat([phi @ w + b, (emb[y] * phi).sum(1)]),
+            "that is a concatenation",
+        ),
+        (lambda phi, w, b, emb, y: phi @ w + (emb[y] * phi).sum(1), "add the bias b"),
+        (lambda phi, w, b, emb, y: b + (emb[y] * phi).sum(1), "w . phi(x) is missing"),
+        (
+            lambda phi, w, b, emb, y: eq3(phi, w, b, emb, y)[:, None],
+            "shape [N] = (6,), not [N, 1] = (6, 1)",
+        ),
+        (
+            lambda phi, w, b, emb, y: eq3(phi, w, b, emb, y).sum(),
+            "shape [N] = (6,), not a single number",
+        ),
+        (
+            lambda phi, w, b, emb, y: phi @ w + b + (emb[y] * phi).sum(1, keepdim=True),
+            "not [N, N] = (6, 6): a [N] plus a [N, 1] broadcasts",
+        ),
+        (lambda phi, w, b, emb, y: emb[y] * phi, "not [N, F] = (6, 5)"),
+        (lambda phi, w, b, emb, y: eq3(phi, w, b, emb, y) * 2, "expected ["),
+        (lambda phi, w, b, emb, y: eq3(phi, w, b, emb, y).tolist(), "return a torch tensor"),
+        (raises, "my_projection_score raised RuntimeError: oops"),
+        (3, "my_projection_score should be a function, got int"),
+    ],
+    ids=[
+        "unconditional",
+        "embedding[:N]",
+        "concatenation, linear",
+        "concatenation, summed",
+        "concatenation, [N, 2F]",
+        "concatenation, [2N]",
+        "no bias",
+        "no w . phi",
+        "[N, 1]",
+        "scalar",
+        "[N, N]",
+        "[N, F]",
+        "other",
+        "list",
+        "raises",
+        "not a function",
+    ],
+)
+def test_projection_score_mistakes_get_their_hint(answer, hint):
+    result, line = feedback(check_projection_score, answer)
+    assert result is False and line.startswith("not yet: ") and hint in line, line
 
 
 # ----------------------------------------------------------------------------- FID
