@@ -73,7 +73,7 @@ def score_cgan(run: Path, real_acc: np.ndarray) -> dict:
     cli("sample", str(run), "--n", "5000", "--out", str(run / "all.npy"))
     acc = np.array(acc)
     return {
-        "label_accuracy": [round(a, 4) for a in acc],
+        "label_accuracy": [round(float(a), 4) for a in acc],
         "label_accuracy_mean": round(float(acc.mean()), 4),
         "relative_to_real": [round(float(a / r), 3) for a, r in zip(acc, real_acc, strict=True)],
         "worst_relative": round(float((acc / real_acc).min()), 3),

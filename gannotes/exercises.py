@@ -394,11 +394,11 @@ def _ac_class_hint(logits, labels, value: float, want: float) -> str | None:
     """The mistake that explains ``value``, found by computing each mistake (None: none does)."""
     k = logits.shape[1]
     p = torch.softmax(logits, dim=1)
-    floor = math.log(1 + (k - 1) / math.e)
+    floor, ceiling = math.log(1 + (k - 1) / math.e), math.log(k - 1 + math.e)
     candidates = [
         (
-            "you apply a softmax before a loss that applies one itself: the loss can only fall "
-            f"from log K to log(1 + (K-1)/e) ({math.log(k):.2f} to {floor:.2f} for K = {k}), a "
+            "you apply a softmax before a loss that applies one itself: the loss stays between "
+            f"log(1 + (K-1)/e) and log(K-1 + e) ({floor:.2f} to {ceiling:.2f} for K = {k}), a "
             "weak class signal that fades as D grows sure; give F.cross_entropy the logits",
             ac_class_loss_double_softmax(logits, labels),
         ),

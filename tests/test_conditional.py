@@ -114,7 +114,7 @@ def test_ac_class_loss_is_the_cross_entropy_of_the_logits():
         ac_class_loss(logits[:, :, None], labels)
 
 
-def test_the_double_softmax_can_only_fall_from_log_k_to_log_1_plus_k_minus_1_over_e():
+def test_the_double_softmax_stays_between_log_1_plus_9_over_e_and_log_9_plus_e():
     labels = torch.arange(10)
     certain = torch.full((10, 10), -1e4)
     certain[labels, labels] = 1e4  # D is sure and right
@@ -126,6 +126,11 @@ def test_the_double_softmax_can_only_fall_from_log_k_to_log_1_plus_k_minus_1_ove
     torch.testing.assert_close(
         ac_class_loss_double_softmax(uniform, labels), torch.tensor(math.log(10))
     )
+    wrong = certain.roll(1, dims=1)  # sure of another class: the most it can say
+    torch.testing.assert_close(
+        ac_class_loss_double_softmax(wrong, labels), torch.tensor(math.log(9 + math.e))
+    )
+    assert float(ac_class_loss(wrong, labels)) > 1e3  # the right loss: as wrong as D is sure
     # and its gradient vanishes as D becomes sure (the signal that should teach G fades)
     sure = (certain / 1e3).requires_grad_(True)
     ac_class_loss_double_softmax(sure, labels).backward()
@@ -396,3 +401,50 @@ def test_edges_then_translate_from_the_command_line(tmp_path, capsys):
         == 1
     )
     assert "pix2pix translates pairs; use it with edges2fashion" in capsys.readouterr().err
+
+
+def test_export_keeps_what_samples_and_refuses_to_resume(cgan_run, tmp_path, capsys):
+    out = tmp_path / "cgan.pt"
+    assert main(["export", str(cgan_run), "--out", str(out)]) == 0
+    assert "sha256" in capsys.readouterr().out
+    assert out.stat().st_size < (cgan_run / "checkpoint.pt").stat().st_size
+    full, slim = load_family(cgan_run), load_family(out)
+    torch.testing.assert_close(
+        slim.sample_labelled(6, seed=2)[0], full.sample_labelled(6, seed=2)[0]
+    )
+    run = tmp_path / "again"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(out.read_bytes())
+    args = [
+        "train",
+        "cgan",
+        "--dataset",
+        "fashion-mnist",
+        "--out",
+        str(run),
+        "--steps",
+        "9",
+        "--resume",
+    ]
+    assert main(args) == 1
+    assert "exported weights only" in capsys.readouterr().err
+    assert main(["export", str(cgan_run), "--out", str(tmp_path / "x.npy")]) == 1
+
+
+@pytest.mark.parametrize("class_fakes", [True, False])
+def test_acgans_class_loss_sees_the_fakes_only_when_asked(labelled, monkeypatch, class_fakes):
+    """The paper (class_fakes=True): L_C on real and generated images in D's update, then on
+    generated ones in G's. class_fakes=False: D's class head learns from real labels only."""
+    seen = []
+    import gannotes.gans.conditional as conditional
+
+    def spy(logits, labels):
+        seen.append(labels.clone())
+        return conditional.ac_class_loss(logits, labels)
+
+    monkeypatch.setitem(conditional.CLASS_LOSSES, "cross-entropy", spy)
+    cfg = default_config("cgan", **SMALL_CGAN, d_cond="acgan", class_fakes=class_fakes)
+    t = Trainer(cfg, data={k: v[:16] for k, v in labelled.items()}, device="cpu")
+    t.train_step()
+    assert len(seen) == (3 if class_fakes else 2)  # D: real (and fake); G: fake
+    torch.testing.assert_close(seen[0].sort().values, labelled["labels"][:16].sort().values)
