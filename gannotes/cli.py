@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         default=None,
-        help="of the normalised gradient magnitude, in (0, 1.5) (default 0.4)",
+        help="of the normalised gradient magnitude, in (0, 1.5) (default 0.25)",
     )
     return parser
 

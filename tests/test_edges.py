@@ -42,10 +42,11 @@ def test_a_square_has_its_boundary_as_edges_and_nothing_else():
     ring = np.zeros((28, 28), bool)
     ring[9:19, 9:19] = True  # the step is seen from both sides: one pixel out, one pixel in
     ring[11:17, 11:17] = False
-    # its four outer corners see the step only diagonally: magnitude sqrt(2)/4 < the threshold
-    for r, c in ((9, 9), (9, 18), (18, 9), (18, 18)):
-        ring[r, c] = False
     np.testing.assert_array_equal(e, ring)
+    # its four outer corners see the step only diagonally: magnitude sqrt(2)/4 = 0.354
+    corner = gradient_magnitude(torch.as_tensor(x))[0, 0, 9, 9].item()
+    assert corner == pytest.approx(2**0.5 / 4)
+    assert not edge_map(x, threshold=0.4)[0, 0, 9, 9] > 0  # a higher threshold drops them
     assert gradient_magnitude(torch.as_tensor(x))[0, 0, 13, 9].item() == pytest.approx(1.0)
 
 
