@@ -136,7 +136,8 @@ def main() -> None:
     if "dcgan" not in args.skip:
         run = train("dcgan", "dcgan", "--dataset", "fashion-mnist", minutes=args.minutes)
         cli("sample", str(run), "--n", "5000", "--out", str(run / "all.npy"))
-        result["dcgan"] = {"fid_5000": fid(load(run / "all.npy"))}
+        steps = json.loads((run / "history.json").read_text())["step"][-1]
+        result["dcgan"] = {"fid_5000": fid(load(run / "all.npy")), "steps": steps}
         print("dcgan", result["dcgan"], flush=True)
     if "pix2pix" not in args.skip:
         test_images = RUNS / "test_images.npy"

@@ -661,3 +661,42 @@ def test_the_recorded_conditional_acceptance_run():
     p2p, l1 = r["pix2pix"], r["pix2pix_l1_only"]
     assert p2p["class_agreement"] >= 0.85
     assert p2p["fid"] <= 0.75 * l1["fid"] and p2p["pixel_l1"] <= 1.25 * l1["pixel_l1"]
+
+
+def test_03_prose_describes_the_recorded_comparisons():
+    """What notebook 03 says of the recorded runs (benchmarks/conditional_ablation.py)."""
+    r = _results("conditional_ablation.json")
+    cgan = r["cgan"]
+    proj, concat, acgan = cgan["projection"], cgan["concat"], cgan["acgan"]
+    paper, bug = cgan["acgan, as in the paper"], cgan["acgan, double softmax"]
+    # "projection ... a high label accuracy and by far the lowest FID"
+    assert proj["label_accuracy_mean"] > 0.85
+    assert all(proj["fid_5000"] < 0.5 * c["fid_5000"] for n, c in cgan.items() if c is not proj)
+    # "concatenation learns the label more slowly and less evenly"
+    assert concat["label_accuracy_mean"] < proj["label_accuracy_mean"]
+    assert concat["worst_relative"] < 0.6 < proj["worst_relative"]
+    # "AC-GAN obeys the label best of all, ... an FID several times the projection's"
+    assert acgan["label_accuracy_mean"] == max(c["label_accuracy_mean"] for c in cgan.values())
+    assert acgan["fid_5000"] > 3 * proj["fid_5000"]
+    # "as in the paper ... G and D agreed on a labelling of their own"
+    assert paper["label_accuracy_mean"] < 0.5
+    # the bug: "a few points of label accuracy and nothing in FID"
+    assert 0 < acgan["label_accuracy_mean"] - bug["label_accuracy_mean"] < 0.05
+    assert bug["fid_5000"] <= 1.05 * acgan["fid_5000"]
+    # pix2pix: "the cGAN term alone makes sharp images whose details need not match the input"
+    p = r["pix2pix"]
+    l1, gan, both = p["pix2pix_l1_only"], p["pix2pix_cgan_only"], p["pix2pix"]
+    assert gan["pixel_l1"] > both["pixel_l1"] >= l1["pixel_l1"]
+    assert gan["fid"] < l1["fid"] and both["fid"] < l1["fid"]
+
+
+def test_benchmarks_readme_quotes_the_recorded_conditional_results():
+    text = (ROOT / "benchmarks/README.md").read_text()
+    a, b = _results("conditional_acceptance.json"), _results("conditional_ablation.json")
+    cg = a["cgan_projection"]
+    assert f"| {cg['steps']:,} | {cg['label_accuracy_mean']:.1%} |" in text
+    assert f"| {a['dcgan']['fid_5000']:.1f} |" in text
+    for name, r in b["cgan"].items():
+        assert f"| {name} | {r['label_accuracy_mean']:.1%} | {r['worst_relative']:.2f} | " in text
+    for r in (*b["pix2pix"].values(), a["pix2pix"], a["pix2pix_l1_only"]):
+        assert f"| {r['class_agreement']:.1%} | {r['pixel_l1']:.4f} | {r['fid']:.1f} |" in text
