@@ -700,3 +700,16 @@ def test_benchmarks_readme_quotes_the_recorded_conditional_results():
         assert f"| {name} | {r['label_accuracy_mean']:.1%} | {r['worst_relative']:.2f} | " in text
     for r in (*b["pix2pix"].values(), a["pix2pix"], a["pix2pix_l1_only"]):
         assert f"| {r['class_agreement']:.1%} | {r['pixel_l1']:.4f} | {r['fid']:.1f} |" in text
+
+
+def test_benchmarks_readme_quotes_the_recorded_family_speeds():
+    text = (ROOT / "benchmarks/README.md").read_text()
+    speeds = _results("family_speed.json")["images_per_s"]
+    assert set(speeds) >= {"classic: dcgan", "conditional: cgan, projection", "pix2pix: L1 only"}
+    for name, rate in speeds.items():
+        assert f"| {name} | {rate:,} |" in text
+    # "a pix2pix step with its discriminator costs about 1.7 L1-only steps"
+    assert 1.5 < speeds["pix2pix: L1 only"] / speeds["pix2pix: L1 + cGAN"] < 1.9
+    assert speeds["conditional: cgan, concat"] == min(
+        v for k, v in speeds.items() if k.startswith("conditional")
+    )
