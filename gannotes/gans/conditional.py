@@ -31,8 +31,8 @@ import torch
 
 from ..config import TrainerConfig, knob
 from ..losses import OBJECTIVES, ac_class_loss, ac_class_loss_double_softmax, objective
-from ..models import D_CONDS, build_models, config_for
-from .family import Family, StepContext, make_optimizer
+from ..models import D_CONDS, config_for
+from .family import Family, StepContext
 
 __all__ = ["CLASS_LOSSES", "Conditional", "ConditionalConfig"]
 
@@ -96,13 +96,7 @@ class Conditional(Family):
 
     def __init__(self, config: ConditionalConfig, device: torch.device):
         super().__init__(config, device)
-        self.model_cfg = config.model_cfg()
-        G, D = build_models(self.model_cfg)
-        self.networks = {"G": G.to(device), "D": D.to(device)}
-        self.optimizers = {
-            "G": make_optimizer(G.parameters(), config, config.lr_g),
-            "D": make_optimizer(D.parameters(), config, config.lr_d),
-        }
+        self.build_pair(config.model_cfg())
 
     @property
     def n_classes(self) -> int:  # type: ignore[override]

@@ -146,9 +146,24 @@ class Family:
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
+    def build_pair(self, model_cfg) -> None:
+        """The usual players: G and D of ``model_cfg`` (gannotes.models.build_models) on the
+        device, each with its optimizer at ``lr_g`` / ``lr_d`` (:attr:`learning_rates`)."""
+        from ..models import build_models
+
+        self.model_cfg = model_cfg
+        G, D = build_models(model_cfg)
+        self.networks = {"G": G.to(self.device), "D": D.to(self.device)}
+        self.optimizers = {
+            "G": make_optimizer(G.parameters(), self.config, self.config.lr_g),
+            "D": make_optimizer(D.parameters(), self.config, self.config.lr_d),
+        }
+
     # ------------------------------------------------------------------ recipes
     @classmethod
-    def default_config(cls, model: str, dataset: str = "fashion-mnist", **overrides: Any) -> TrainerConfig:
+    def default_config(
+        cls, model: str, dataset: str = "fashion-mnist", **overrides: Any
+    ) -> TrainerConfig:
         """The family's recipe for ``model`` on ``dataset``, with ``overrides`` applied."""
         return cls.Config(model=model, dataset=dataset, **overrides)
 

@@ -27,8 +27,8 @@ import torch
 
 from ..config import TrainerConfig, knob
 from ..losses import OBJECTIVES, l1_loss, objective
-from ..models import build_models, config_for
-from .family import Family, StepContext, make_optimizer
+from ..models import config_for
+from .family import Family, StepContext
 
 __all__ = ["Pix2Pix", "Pix2PixTrainConfig", "check_translation_inputs"]
 
@@ -89,13 +89,7 @@ class Pix2Pix(Family):
 
     def __init__(self, config: Pix2PixTrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.model_cfg = config.model_cfg()
-        G, D = build_models(self.model_cfg)
-        self.networks = {"G": G.to(device), "D": D.to(device)}
-        self.optimizers = {
-            "G": make_optimizer(G.parameters(), config, config.lr_g),
-            "D": make_optimizer(D.parameters(), config, config.lr_d),
-        }
+        self.build_pair(config.model_cfg())
         self._inputs: torch.Tensor | None = None  # test-set edge maps, for sample() and snapshots
 
     @classmethod

@@ -57,7 +57,7 @@ class CGANConfig:
             raise ValueError(f"unknown d_norm {self.d_norm!r}; valid: {', '.join(D_NORMS)}")
 
 
-def _check_labels(y: torch.Tensor, n: int, n_classes: int) -> None:
+def _check_labels(y: torch.Tensor, n: int) -> None:
     assert_shape(y, (n,), "y")
     if y.dtype != torch.long:
         raise ValueError(f"labels must be int64 class indices, got {y.dtype}")
@@ -76,7 +76,7 @@ class ConditionalGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         assert_shape(z, (None, self.cfg.z_dim), "z")
-        _check_labels(y, z.shape[0], self.cfg.n_classes)
+        _check_labels(y, z.shape[0])
         return self.body(torch.cat([z, self.embed(y)], dim=1))  # [N, 1, 28, 28]
 
 
@@ -112,7 +112,7 @@ class ConditionalDiscriminator(nn.Module):
         (None otherwise)."""
         cfg = self.cfg
         assert_shape(x, (None, 1, 28, 28), "x")
-        _check_labels(y, x.shape[0], cfg.n_classes)
+        _check_labels(y, x.shape[0])
         if cfg.d_cond == "concat":
             onehot = F.one_hot(y, cfg.n_classes).to(x.dtype)  # [N, n_classes]
             x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
