@@ -12,6 +12,8 @@
     python -m gannotes train pix2pix --dataset edges2fashion --out runs/p2p --minutes 5
     python -m gannotes edges images.npy --out edges.npy
     python -m gannotes translate runs/p2p edges.npy --out garments.npy
+    python -m gannotes train cyclegan --dataset sneaker2boot --out runs/s2b --minutes 10
+    python -m gannotes translate runs/s2b sneakers.npy --out boots.npy --direction a2b
 
 Every knob of a training run (batch size, learning rates, the objective, each trick of
 gannotes.tricks) is a flag of ``train``, derived from its declaration in gannotes.config and the
@@ -145,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     translate = sub.add_parser(
         "translate",
-        help="translate images (.npy) with a trained pix2pix run",
-        description="Run a translating model (pix2pix) on input images [N, 1, 28, 28] in [-1, 1] "
-        "(e.g. edge maps from `edges`); OUTPUT[i] is the translation of INPUT[i].",
+        help="translate images (.npy) with a trained pix2pix or cyclegan run",
+        description="Run a translating model (pix2pix, cyclegan) on input images [N, 1, 28, 28] "
+        "in [-1, 1] (e.g. edge maps from `edges`); OUTPUT[i] is the translation of INPUT[i].",
     )
     translate.add_argument("run", type=Path, help="run directory or checkpoint file")
     translate.add_argument("input", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
@@ -156,8 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=None,
-        help="keep dropout on, drawn from this seed (the paper's test time); default: off, "
-        "deterministic",
+        help="pix2pix: keep dropout on, drawn from this seed (the paper's test time); default: "
+        "off, deterministic",
+    )
+    translate.add_argument(
+        "--direction",
+        choices=("a2b", "b2a"),
+        default="a2b",
+        help="cyclegan: a2b runs G (domain A to B: edges to garments, sneakers to boots), b2a "
+        "runs F (back); pix2pix translates a2b only (default a2b)",
     )
 
     export = sub.add_parser(
@@ -459,16 +468,22 @@ def _translate(args) -> int:
     if args.out.suffix != ".npy":
         raise GannotesError(f"--out must end in .npy, got {args.out}")
     family = load_family(args.run)
-    if family.name != "pix2pix":
+    if not family.directions:
         raise GannotesError(
             f"{args.run} holds a {family.config.model} run, which generates images but does "
-            "not translate them; translate needs a pix2pix run"
+            "not translate them; translate needs a pix2pix or cyclegan run"
+        )
+    if args.direction not in family.directions:
+        raise GannotesError(
+            f"a {family.name} run translates {' and '.join(family.directions)} only, not "
+            f"--direction {args.direction} (train cyclegan for both ways)"
         )
     x = _load_samples(args.input)
     try:
-        out = family.translate(x, seed=args.seed).numpy().astype(np.float32)
+        out = family.translate(x, seed=args.seed, direction=args.direction)
     except ValueError as exc:
         raise GannotesError(f"{args.input}: {exc}") from None
+    out = out.numpy().astype(np.float32)
     _save_npy(args.out, out)
     print(f"wrote {len(out)} translations {list(out.shape)} to {args.out}")
     return 0

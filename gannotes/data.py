@@ -38,6 +38,7 @@ __all__ = [
     "DataNotFoundError",
     "FashionMNIST",
     "IMAGE_DATASETS",
+    "DOMAIN_DATASETS",
     "dataset_tensors",
     "fashion_mnist_sources",
     "grid",
@@ -66,7 +67,12 @@ CLASSES = (
 TOY_DATASETS = ("ring", "grid")
 # edges2fashion: the pairs (edges(x), x) of every Fashion-MNIST image (gannotes.edges), the
 # "sketch -> garment" task of paired translation (pix2pix).
-IMAGE_DATASETS = ("fashion-mnist", "edges2fashion")
+# Two-domain sets for unpaired translation (CycleGAN), as fields "a" and "b" of dataset_tensors:
+# edges2fashion's domains are edge maps and garments; sneaker2boot's the Sneaker (7) and Ankle
+# boot (9) images.
+DOMAIN_DATASETS = ("edges2fashion", "sneaker2boot")
+IMAGE_DATASETS = ("fashion-mnist", "edges2fashion", "sneaker2boot")
+SNEAKER, ANKLE_BOOT = 7, 9
 DATASETS = (*IMAGE_DATASETS, *TOY_DATASETS)
 TOY_STD = {"ring": 0.01, "grid": 0.05}
 
@@ -258,6 +264,18 @@ def dataset_tensors(
     ``edges2fashion`` adds ``edges``, the edge map of each image (gannotes.edges.edge_map), so
     that ``(edges[i], images[i])`` is a pair of the translation task. A GAN family takes the
     fields it needs (gannotes.gans.Family.data_fields).
+
+    The two-domain sets (:data:`DOMAIN_DATASETS`) also give the domains of unpaired translation
+    as ``a`` and ``b`` (with ``labels_a``, ``labels_b``):
+
+    * ``edges2fashion``, training split: ``a`` = the edge maps of the even-numbered images,
+      ``b`` = the odd-numbered images themselves, so that no image is seen in both domains
+      and no pair is ever shown. Test split: ``a`` = ``edges`` and ``b`` = ``images``, so
+      ``(a[i], b[i])`` are partners: the hidden truth a translation is scored against.
+    * ``sneaker2boot``: ``a`` = the Sneaker images, ``b`` = the Ankle boot images (6,000 of
+      each in training, 1,000 in test; truncated to the shorter). ``images`` and ``labels``
+      hold both classes. A translation has no true partner here: success is being classified
+      as the other class while keeping the input's pose and size.
     """
     if dataset not in IMAGE_DATASETS:
         raise ValueError(f"{dataset!r} is not an image dataset; valid: {', '.join(IMAGE_DATASETS)}")
@@ -269,6 +287,28 @@ def dataset_tensors(
 
         fields["edges"] = edge_map(fm.images)
         source = f"edge maps and images of {fm.source}"
+        if split == "train":
+            a, b, la, lb = fields["edges"][0::2], fm.images[1::2], fm.labels[0::2], fm.labels[1::2]
+            n = min(len(a), len(b))
+            fields.update(a=a[:n], b=b[:n], labels_a=la[:n], labels_b=lb[:n])
+        else:
+            fields.update(a=fields["edges"], b=fm.images, labels_a=fm.labels, labels_b=fm.labels)
+    elif dataset == "sneaker2boot":
+        sneakers, boots = fm.labels == SNEAKER, fm.labels == ANKLE_BOOT
+        a, b = fm.images[sneakers], fm.images[boots]
+        n = min(len(a), len(b))
+        if n == 0:
+            raise ValueError(f"sneaker2boot: the {split} data holds no Sneaker or no Ankle boot")
+        both = sneakers | boots
+        fields = {
+            "images": fm.images[both],
+            "labels": fm.labels[both],
+            "a": a[:n],
+            "b": b[:n],
+            "labels_a": fm.labels[sneakers][:n],
+            "labels_b": fm.labels[boots][:n],
+        }
+        source = f"Sneaker and Ankle boot images of {fm.source}"
     return fields, source
 
 

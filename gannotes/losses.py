@@ -26,7 +26,8 @@ loss is a mean over all of them. :data:`OBJECTIVES` holds them by name:
 Regularisers of D sit beside them: :func:`r1_penalty` (Mescheder et al. 2018),
 :func:`gradient_penalty` (WGAN-GP, Gulrajani et al. 2017, Eq. 3) and :func:`clip_weights_`
 (WGAN's weight clipping). The conditional families add :func:`ac_class_loss` (AC-GAN's L_C)
-and :func:`l1_loss` (pix2pix's L_L1). Adding an objective is two functions and one line in
+and :func:`l1_loss` (pix2pix's L_L1); CycleGAN :func:`cycle_consistency_loss` and
+:func:`identity_loss`. Adding an objective is two functions and one line in
 :data:`OBJECTIVES`.
 """
 
@@ -47,12 +48,14 @@ __all__ = [
     "ac_class_loss_double_softmax",
     "clip_weights_",
     "d_hinge_loss",
+    "cycle_consistency_loss",
     "d_least_squares_loss",
     "d_logistic_loss",
     "d_loss_with_targets",
     "d_wasserstein_loss",
     "g_hinge_loss",
     "g_least_squares_loss",
+    "identity_loss",
     "g_loss",
     "g_minimax_loss",
     "g_nonsaturating_loss",
@@ -301,6 +304,21 @@ def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if output.shape != target.shape:
         raise ValueError(f"output {list(output.shape)} and target {list(target.shape)} differ")
     return (output.float() - target.float()).abs().mean()
+
+
+def cycle_consistency_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's L_cyc for one direction (Zhu et al. 2017, Eq. 2): E[||F(G(x)) - x||_1].
+
+    ``reconstructed`` is the image after a round trip through both generators (F(G(x)) or
+    G(F(y))). The paper's L_cyc(G, F) is the sum of the forward and the backward terms."""
+    return l1_loss(reconstructed, real)
+
+
+def identity_loss(real: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's identity mapping loss (Zhu et al. 2017, Sec. 5.2; Taigman et al. 2017):
+    E[||G(y) - y||_1], a generator given an image of its *target* domain should leave it
+    alone. ``mapped`` is G(y) for y of G's output domain (or F(x) for x of F's)."""
+    return l1_loss(mapped, real)
 
 
 # ----------------------------------------------------------------------------- the registry

@@ -18,7 +18,9 @@ The "training tips" of the course, one function (or module) each, all off by def
   networks"): D judges m samples at once: :func:`pack`;
 * an exponential moving average of G's weights (Karras et al. 2018, Section A.1; Yazici et al.
   2019): :func:`ema_update_`;
-* spectral normalisation of D's layers (Miyato et al. 2018): :func:`apply_spectral_norm`.
+* spectral normalisation of D's layers (Miyato et al. 2018): :func:`apply_spectral_norm`;
+* a pool of past fakes for D (Shrivastava et al. 2017, "Learning from Simulated and Unsupervised
+  Images through Adversarial Training", Sec. 2.3; CycleGAN's 50 images): :class:`ImagePool`.
 
 Randomness comes from an optional ``torch.Generator`` (drawn on the CPU), so that a trainer can
 save its state and resume exactly.
@@ -33,6 +35,7 @@ from torch import nn
 
 __all__ = [
     "IMAGE_AUGMENTS",
+    "ImagePool",
     "POINT_AUGMENTS",
     "MinibatchStdDev",
     "add_instance_noise",
@@ -302,3 +305,54 @@ def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Mo
         if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
             spectral_norm(m, n_power_iterations=n_power_iterations)
     return module
+
+
+# ----------------------------------------------------------------------------- a history of fakes
+
+
+class ImagePool:
+    """A buffer of ``size`` past generated images that D is trained on (Shrivastava et al. 2017;
+    CycleGAN, Sec. 4: "we update the discriminators using a history of generated images rather
+    than the ones produced by the latest generators", 50 images).
+
+    :meth:`query` takes a batch of fresh fakes and returns a batch of the same size for D: while
+    the pool fills, the fresh image itself (and it is stored); once full, each image is, with
+    probability 1/2, the fresh one, else a random stored one that the fresh one replaces. D
+    then cannot chase only the latest G, which damps oscillation. ``size=0`` is no pool.
+    """
+
+    def __init__(self, size: int = 50):
+        if size < 0:
+            raise ValueError(f"pool size must be >= 0, got {size}")
+        self.size = size
+        self.images: torch.Tensor | None = None  # [k, ...], k <= size
+
+    def __len__(self) -> int:
+        return 0 if self.images is None else len(self.images)
+
+    @torch.no_grad()
+    def query(self, fakes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A batch for D, like ``fakes`` ``[N, ...]`` (detached); updates the pool."""
+        fakes = fakes.detach()
+        if self.size == 0:
+            return fakes
+        out = fakes.clone()
+        coins = torch.rand(len(fakes), generator=generator)  # on the CPU: reproducible
+        slots = torch.randint(0, self.size, (len(fakes),), generator=generator)
+        for i in range(len(fakes)):
+            if len(self) < self.size:  # still filling: keep it, give it back
+                new = fakes[i : i + 1]
+                self.images = new.clone() if self.images is None else torch.cat([self.images, new])
+            elif coins[i] < 0.5:  # swap: D gets an old fake, the pool keeps the new one
+                j = int(slots[i])
+                out[i] = self.images[j]
+                self.images[j] = fakes[i]
+        return out
+
+    def state_dict(self) -> dict:
+        return {"size": self.size, "images": self.images}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.size = int(state["size"])
+        images = state.get("images")
+        self.images = None if images is None else images.clone()

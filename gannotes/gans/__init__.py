@@ -5,6 +5,7 @@
 * :mod:`gannotes.gans.conditional`: class-conditional G(z, y) and D(x, y): cGAN, the
   projection discriminator, AC-GAN.
 * :mod:`gannotes.gans.pix2pix`: paired image-to-image translation (Isola et al. 2017).
+* :mod:`gannotes.gans.cyclegan`: unpaired translation between two domains (Zhu et al. 2017).
 
 :mod:`gannotes.gans.family` says what a family is. Adding one is a new file here and one line
 in :data:`FAMILIES`; the Trainer, checkpoints, the CLI and sampling pick it up from there.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from .classic import Classic
 from .conditional import Conditional
+from .cyclegan import CycleGAN
 from .family import Family, Precision, StepContext, make_optimizer, to_device
 from .pix2pix import Pix2Pix
 
@@ -34,6 +36,7 @@ FAMILIES: dict[str, type[Family]] = {
     "classic": Classic,
     "conditional": Conditional,
     "pix2pix": Pix2Pix,
+    "cyclegan": CycleGAN,
 }
 MODELS = tuple(model for fam in FAMILIES.values() for model in fam.models)
 

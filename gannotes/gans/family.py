@@ -139,6 +139,7 @@ class Family:
     # field gives a tensor per batch, several a tuple in this order. Toy sets are points.
     data_fields: ClassVar[tuple[str, ...]] = ("images",)
     n_classes: ClassVar[int] = 0  # class-conditional families: the number of labels
+    directions: ClassVar[tuple[str, ...]] = ()  # translating families: "a2b" (and "b2a")
 
     def __init__(self, config: TrainerConfig, device: torch.device):
         self.config = config
@@ -223,11 +224,14 @@ class Family:
             "(train cgan for that)"
         )
 
-    def translate(self, inputs: torch.Tensor, seed: int | None = None) -> torch.Tensor:
-        """The translation of each input image (translating families only)."""
+    def translate(
+        self, inputs: torch.Tensor, seed: int | None = None, direction: str = "a2b"
+    ) -> torch.Tensor:
+        """The translation of each input image, in ``direction`` (translating families only:
+        see :attr:`directions`)."""
         raise ValueError(
             f"a {self.name} run generates images, it does not translate them (train pix2pix "
-            "for that)"
+            "or cyclegan for that)"
         )
 
     # ------------------------------------------------------------------ state of its own

@@ -86,6 +86,7 @@ class Pix2Pix(Family):
     Config = Pix2PixTrainConfig
     models = ("pix2pix",)
     data_fields = ("edges", "images")
+    directions = ("a2b",)  # edges -> images only
 
     def __init__(self, config: Pix2PixTrainConfig, device: torch.device):
         super().__init__(config, device)
@@ -160,13 +161,18 @@ class Pix2Pix(Family):
         return inputs[torch.randint(0, len(inputs), (n,), generator=generator)]
 
     @torch.no_grad()
-    def translate(self, inputs: Any, seed: int | None = None) -> torch.Tensor:
+    def translate(
+        self, inputs: Any, seed: int | None = None, direction: str = "a2b"
+    ) -> torch.Tensor:
         """G(x) for each input image ``[N, 1, 28, 28]`` in [-1, 1]; row i translates row i.
+        pix2pix translates one way only (``direction="a2b"``: edges to garments).
 
         With ``seed=None`` dropout is off and the result deterministic (BatchNorm uses its
         running statistics, so no output depends on the others in the batch). With a seed,
         dropout stays on, as in the paper's test time, drawn reproducibly from ``seed``.
         """
+        if direction != "a2b":
+            raise ValueError(f"pix2pix translates a2b (edges to garments) only, not {direction!r}")
         x = check_translation_inputs(inputs)
         if seed is None:
             return self.generate(x)

@@ -6,7 +6,9 @@
 * :mod:`gannotes.models.conditional`: a class-conditional DCGAN pair (Mirza and Osindero 2014),
   D with the label concatenated, projected (Miyato and Koyama 2018) or predicted (AC-GAN);
 * :mod:`gannotes.models.pix2pix`: a U-Net generator and a PatchGAN discriminator for paired
-  translation (Isola et al. 2017).
+  translation (Isola et al. 2017);
+* :mod:`gannotes.models.cyclegan`: a ResNet generator and a PatchGAN discriminator for unpaired
+  translation (Zhu et al. 2017); the family builds two of each.
 
 Every model has a dataclass config whose defaults work; discriminators return logits ``[N]``.
 :func:`config_for` gives the default config of a model for a dataset, :func:`build_models` the
@@ -21,9 +23,10 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import conditional, dcgan, mlp, pix2pix
+from . import conditional, cyclegan, dcgan, mlp, pix2pix
 from .common import IMAGE_SHAPE, assert_shape
 from .conditional import D_CONDS, CGANConfig, ConditionalDiscriminator, ConditionalGenerator
+from .cyclegan import UPSAMPLES, CycleDiscriminator, CycleGANConfig, ResnetGenerator
 from .dcgan import D_NORMS, DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_init_
 from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator, packed_shape
 from .pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
@@ -33,6 +36,8 @@ __all__ = [
     "CGANConfig",
     "ConditionalDiscriminator",
     "ConditionalGenerator",
+    "CycleDiscriminator",
+    "CycleGANConfig",
     "D_CONDS",
     "D_NORMS",
     "IMAGE_SHAPE",
@@ -46,7 +51,9 @@ __all__ = [
     "MLPGenerator",
     "PatchDiscriminator",
     "Pix2PixConfig",
+    "ResnetGenerator",
     "UNetGenerator",
+    "UPSAMPLES",
     "assert_shape",
     "build_models",
     "config_for",
@@ -72,6 +79,9 @@ ARCHITECTURES = {
         CGANConfig, ConditionalGenerator, ConditionalDiscriminator, conditional.config_for
     ),
     "pix2pix": Architecture(Pix2PixConfig, UNetGenerator, PatchDiscriminator, pix2pix.config_for),
+    "cyclegan": Architecture(
+        CycleGANConfig, ResnetGenerator, CycleDiscriminator, cyclegan.config_for
+    ),
 }
 MODELS = tuple(ARCHITECTURES)
 
