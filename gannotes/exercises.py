@@ -45,12 +45,14 @@ from .viz import to_uint8
 
 __all__ = [
     "check_ac_class_loss",
+    "check_cycle_loss",
     "check_d_star",
     "check_equilibrium_value",
     "check_fid",
     "check_g_loss",
     "check_game",
     "check_gradient_penalty",
+    "check_identity_loss",
     "check_projection_score",
     "check_smooth_targets",
     "check_to_bytes",
@@ -750,3 +752,132 @@ def check_game(game: Any, say: Say = print) -> bool | None:
         return None
     say(played.summary())
     return bool(played.p_value() < 0.05)
+
+
+# ----------------------------------------------------------------------------- notebook 04
+
+
+def _two_generators() -> tuple[Callable, Callable]:
+    """Two fixed, different maps of images (stand-ins for G: A -> B and F: B -> A)."""
+    return (lambda x: torch.tanh(1.5 * x + 0.3)), (lambda x: torch.tanh(0.6 * x - 0.2))
+
+
+def _translation_batch(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.rand(6, 1, 28, 28, generator=gen) * 2 - 1  # [N, 1, 28, 28]
+    b = torch.rand(6, 1, 28, 28, generator=gen) * 2 - 1
+    return a, b
+
+
+def _check_pair_loss(fn, name, want_fn, wrongs, right, say) -> bool | None:
+    """Shared checker: ``fn(G, F, a, b)`` against ``want_fn`` on two batches, with hints for
+    the ``wrongs`` (name -> a function of (G, F, a, b) that makes the mistake)."""
+    if fn is None:
+        say(f"not attempted yet: define {name} and run the cell again")
+        return None
+    G, F = _two_generators()
+    for seed in (0, 1):
+        a, b = _translation_batch(seed)
+        want = float(want_fn(G, F, a, b))
+        try:
+            got = _number(_call(fn, name, G, F, a.clone(), b.clone()))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        except (TypeError, ValueError):
+            say(f"not yet: {name} should return one number (a scalar tensor), the mean loss")
+            return False
+        if not _close(got, want, 1e-4, 1e-6):
+            for hint, wrong in wrongs.items():
+                if _close(got, float(wrong(G, F, a, b)), 1e-4, 1e-6):
+                    say(f"not yet: {hint}")
+                    return False
+            say(f"not yet: got {got:.5g}, expected {want:.5g}; {right}")
+            return False
+    say(f"correct: {right}")
+    return True
+
+
+def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x - y).abs().mean()
+
+
+def check_cycle_loss(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(G, F, a, b) -> scalar`` with CycleGAN's L_cyc (Zhu et al. 2017, Eq. 2):
+    ``mean|F(G(a)) - a| + mean|G(F(b)) - b|``.
+
+    G and F are two fixed, different functions, so a term with the generators swapped, a
+    round trip compared with the wrong domain, one direction only, a squared error, a sum over
+    pixels instead of the mean, or a missing absolute value each give a different number, and
+    each gets its own hint.
+    """
+    wrongs = {
+        "only the forward cycle a -> G -> F -> a: add the backward one, b -> F -> G -> b": (
+            lambda G, F, a, b: _l1(F(G(a)), a)
+        ),
+        "only the backward cycle: add the forward one, a -> G -> F -> a": (
+            lambda G, F, a, b: _l1(G(F(b)), b)
+        ),
+        "the cycle goes through both generators: F(G(a)), not G(G(a)) or F(F(a))": (
+            lambda G, F, a, b: _l1(G(G(a)), a) + _l1(F(F(b)), b)
+        ),
+        "compare the round trip with where it started: F(G(a)) with a, not with b": (
+            lambda G, F, a, b: _l1(F(G(a)), b) + _l1(G(F(b)), a)
+        ),
+        "that is a squared error (L2); the paper's cycle loss is L1, the mean absolute error": (
+            lambda G, F, a, b: ((F(G(a)) - a) ** 2).mean() + ((G(F(b)) - b) ** 2).mean()
+        ),
+        "take the mean over pixels and images, not the sum": (
+            lambda G, F, a, b: (F(G(a)) - a).abs().sum() + (G(F(b)) - b).abs().sum()
+        ),
+        "take the absolute value before the mean (.abs()): differences of both signs cancel": (
+            lambda G, F, a, b: (F(G(a)) - a).mean() + (G(F(b)) - b).mean()
+        ),
+        "apply G to a first: the forward cycle is F(G(a)), G: A -> B then F: B -> A": (
+            lambda G, F, a, b: _l1(G(F(a)), a) + _l1(F(G(b)), b)
+        ),
+    }
+    return _check_pair_loss(
+        fn,
+        "my_cycle_loss",
+        lambda G, F, a, b: _l1(F(G(a)), a) + _l1(G(F(b)), b),
+        wrongs,
+        "L_cyc = mean|F(G(a)) - a| + mean|G(F(b)) - b|: each image must survive the round trip",
+        say,
+    )
+
+
+def check_identity_loss(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(G, F, a, b) -> scalar`` with CycleGAN's identity loss (Sec. 5.2):
+    ``mean|G(b) - b| + mean|F(a) - a|``: a generator given an image of the domain it *makes*
+    should return it unchanged.
+
+    The usual mistake is to feed each generator its own input domain (G(a) vs a: that asks the
+    translation to do nothing), or to compare with the other domain; each gets a hint.
+    """
+    wrongs = {
+        "G maps A to B: G(a) compared with a asks the translation itself to change nothing. "
+        "Give G an image it would *output*, b, and expect it back: mean|G(b) - b|": (
+            lambda G, F, a, b: _l1(G(a), a) + _l1(F(b), b)
+        ),
+        "G(b) should return b itself, not a (there are no pairs: a and b are unrelated)": (
+            lambda G, F, a, b: _l1(G(b), a) + _l1(F(a), b)
+        ),
+        "only G's term: add F's, mean|F(a) - a|": (lambda G, F, a, b: _l1(G(b), b)),
+        "only F's term: add G's, mean|G(b) - b|": (lambda G, F, a, b: _l1(F(a), a)),
+        "that is a squared error; the identity loss is L1 like the cycle loss": (
+            lambda G, F, a, b: ((G(b) - b) ** 2).mean() + ((F(a) - a) ** 2).mean()
+        ),
+        "the identity term has no round trip: G(b) vs b, not G(F(b)) vs b (that is the cycle)": (
+            lambda G, F, a, b: _l1(G(F(b)), b) + _l1(F(G(a)), a)
+        ),
+    }
+    return _check_pair_loss(
+        fn,
+        "my_identity_loss",
+        lambda G, F, a, b: _l1(G(b), b) + _l1(F(a), a),
+        wrongs,
+        "L_identity = mean|G(b) - b| + mean|F(a) - a|: each generator leaves its own output "
+        "domain alone",
+        say,
+    )

@@ -46,6 +46,7 @@ __all__ = [
     "save_image_grid",
     "show_images",
     "to_uint8",
+    "translation_widget",
 ]
 
 ANIMATION_FORMATS = ("jshtml", "gif")
@@ -686,6 +687,62 @@ def class_widget(
     outer.slider, outer.seed_box, outer.button = box.slider, box.seed_box, box.button
     outer.image, outer.strip, outer.dropdown = box.image, box.strip, dropdown
     return outer
+
+
+def translation_widget(
+    translate: Any, domains: Mapping[str, Any], partners: Mapping[str, Any] | None = None
+) -> Any:
+    """Browse held-out images and their round trips through a two-way translator (CycleGAN).
+
+    ``translate(x, direction)`` maps images ``[N, 1, H, W]`` ("a2b" or "b2a"; e.g.
+    ``lambda x, d: family.translate(x, direction=d)``); ``domains`` holds the test images of
+    "A" and "B"; ``partners`` optionally the true partner of each (the hidden truth of
+    edges2fashion), shown last. A slider picks the image, a dropdown the direction; the strip
+    shows input, translation, reconstruction (and partner).
+
+    Exposes ``slider``, ``dropdown``, ``image`` and ``show(index, direction)``.
+    """
+    import ipywidgets as widgets
+
+    if set(domains) != {"A", "B"}:
+        raise ValueError(f"domains must hold 'A' and 'B', got {sorted(domains)}")
+    n = min(len(domains["A"]), len(domains["B"]))
+    slider = widgets.IntSlider(value=0, min=0, max=n - 1, description="image")
+    dropdown = widgets.Dropdown(
+        options=[("A -> B -> A", "a2b"), ("B -> A -> B", "b2a")], value="a2b", description="way"
+    )
+    image = widgets.Image(format="png", width=4 * 84, height=84)
+    caption = widgets.Label()
+
+    def show(index: int, direction: str | None = None) -> None:
+        direction = dropdown.value if direction is None else direction
+        if direction not in ("a2b", "b2a"):
+            raise ValueError(f"direction must be a2b or b2a; got {direction!r}")
+        if not 0 <= int(index) < n:
+            raise ValueError(f"index must be in 0-{n - 1}; got {index!r}")
+        source = "A" if direction == "a2b" else "B"
+        back = "b2a" if direction == "a2b" else "a2b"
+        x = torch.as_tensor(domains[source][int(index) : int(index) + 1])
+        y = translate(x, direction)
+        row = [x, y, translate(y, back)]
+        names = ["input", "translation", "reconstruction"]
+        if partners is not None and source in partners:
+            row.append(torch.as_tensor(partners[source][int(index) : int(index) + 1]))
+            names.append("true partner")
+        image.value = _png_bytes(torch.cat(row), nrow=len(row), padding=2)
+        image.width = len(row) * 84
+        caption.value = " | ".join(names)
+        if slider.value != int(index):
+            slider.value = int(index)
+        if dropdown.value != direction:
+            dropdown.value = direction
+
+    slider.observe(lambda change: show(change["new"]), names="value")
+    dropdown.observe(lambda change: show(slider.value, change["new"]), names="value")
+    show(0)
+    box = widgets.VBox([widgets.HBox([slider, dropdown]), image, caption])
+    box.slider, box.dropdown, box.image, box.show = slider, dropdown, image, show
+    return box
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,12 +18,14 @@ import torch.nn.functional as F
 
 from gannotes.exercises import (
     check_ac_class_loss,
+    check_cycle_loss,
     check_d_star,
     check_equilibrium_value,
     check_fid,
     check_g_loss,
     check_game,
     check_gradient_penalty,
+    check_identity_loss,
     check_projection_score,
     check_smooth_targets,
     check_to_bytes,
@@ -755,3 +757,67 @@ def test_gradient_penalty_detached_value_and_odd_answers():
     ):
         result, line = feedback(check_gradient_penalty, answer)
         assert result is False and says in line, line
+
+
+# ----------------------------------------------------------------------------- notebook 04
+
+
+def _l1(x, y):
+    return (x - y).abs().mean()
+
+
+def test_cycle_loss_accepts_the_paper_and_the_package():
+    from gannotes.losses import cycle_consistency_loss
+
+    result, line = feedback(check_cycle_loss, lambda G, F, a, b: _l1(F(G(a)), a) + _l1(G(F(b)), b))
+    assert result is True and line.startswith("correct: L_cyc = mean|F(G(a)) - a|")
+
+    def package(G, F, a, b):
+        return cycle_consistency_loss(a, F(G(a))) + cycle_consistency_loss(b, G(F(b)))  # noqa: E731
+
+    assert feedback(check_cycle_loss, package)[0] is True
+    assert feedback(check_cycle_loss, lambda G, F, a, b: float(_l1(F(G(a)), a) + _l1(G(F(b)), b)))[
+        0
+    ]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda G, F, a, b: _l1(F(G(a)), a), "only the forward cycle"),
+        (lambda G, F, a, b: _l1(G(F(b)), b), "only the backward cycle"),
+        (lambda G, F, a, b: _l1(F(G(a)), b) + _l1(G(F(b)), a), "not with b"),
+        (lambda G, F, a, b: ((F(G(a)) - a) ** 2).mean() + ((G(F(b)) - b) ** 2).mean(), "L2"),
+        (lambda G, F, a, b: (F(G(a)) - a).abs().sum() + (G(F(b)) - b).abs().sum(), "not the sum"),
+        (lambda G, F, a, b: (F(G(a)) - a).mean() + (G(F(b)) - b).mean(), "absolute value"),
+        (lambda G, F, a, b: _l1(G(G(a)), a) + _l1(F(F(b)), b), "through both generators"),
+        (lambda G, F, a, b: _l1(G(F(a)), a) + _l1(F(G(b)), b), "apply G to a first"),
+        (lambda G, F, a, b: a.mean() * 0 + 0.123, "expected"),
+        (lambda G, F, a, b: torch.zeros(3), "one number"),
+        (raises, "my_cycle_loss raised RuntimeError: oops"),
+    ],
+)
+def test_cycle_loss_hints(wrong, hint):
+    result, line = feedback(check_cycle_loss, wrong)
+    assert result is False and line.startswith("not yet") and hint in line, line
+
+
+def test_identity_loss_accepts_the_paper_and_names_the_inputs_mistake():
+    from gannotes.losses import identity_loss
+
+    right = lambda G, F, a, b: identity_loss(b, G(b)) + identity_loss(a, F(a))  # noqa: E731
+    result, line = feedback(check_identity_loss, right)
+    assert result is True and "each generator leaves its own output domain alone" in line
+    for wrong, hint in [
+        (lambda G, F, a, b: _l1(G(a), a) + _l1(F(b), b), "Give G an image it would *output*"),
+        (lambda G, F, a, b: _l1(G(b), a) + _l1(F(a), b), "not a (there are no pairs"),
+        (lambda G, F, a, b: _l1(G(b), b), "only G's term"),
+        (lambda G, F, a, b: _l1(F(a), a), "only F's term"),
+        (lambda G, F, a, b: _l1(G(F(b)), b) + _l1(F(G(a)), a), "no round trip"),
+    ]:
+        result, line = feedback(check_identity_loss, wrong)
+        assert result is False and hint in line, line
+    assert feedback(check_identity_loss, None) == (
+        None,
+        "not attempted yet: define my_identity_loss and run the cell again",
+    )

@@ -566,3 +566,31 @@ def test_class_widget_switches_class_and_keeps_the_path():
     assert G.training
     with pytest.raises(ValueError, match="class must be in 0-9"):
         box.set_class(10)
+
+
+def test_translation_widget_shows_the_round_trip_of_the_chosen_image():
+    pytest.importorskip("ipywidgets")
+    a = torch.linspace(-1, 1, 3 * 28 * 28).view(3, 1, 28, 28)
+    b = -a.flip(0)
+
+    def translate(x, direction):  # a2b negates, b2a negates back: exact round trips
+        return -x if direction == "a2b" else -x
+
+    box = viz.translation_widget(translate, {"A": a, "B": b}, partners={"A": b})
+    strip = _png(box.image.value)
+    want = viz.to_uint8(torch.cat([a[0:1], -a[0:1], a[0:1], b[0:1]]))
+    np.testing.assert_array_equal(strip[2:30, 2:30], want[0, ..., 0])
+    np.testing.assert_array_equal(strip[2:30, 32:60], want[1, ..., 0])
+    np.testing.assert_array_equal(strip[2:30, 92:120], want[3, ..., 0])
+    box.slider.value = 2  # the observer redraws image 2
+    np.testing.assert_array_equal(
+        _png(box.image.value)[2:30, 2:30], viz.to_uint8(a[2:3])[0, ..., 0]
+    )
+    box.dropdown.value = "b2a"  # B's image 2, no partner shown for B
+    strip = _png(box.image.value)
+    assert strip.shape[1] == 3 * 30 + 2
+    np.testing.assert_array_equal(strip[2:30, 2:30], viz.to_uint8(b[2:3])[0, ..., 0])
+    with pytest.raises(ValueError, match="index must be in 0-2"):
+        box.show(3)
+    with pytest.raises(ValueError, match="domains must hold 'A' and 'B'"):
+        viz.translation_widget(translate, {"A": a})
