@@ -460,11 +460,9 @@ def test_acgans_class_loss_sees_the_fakes_only_when_asked(labelled, monkeypatch,
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
 
-@pytest.mark.parametrize(
-    "name", ["cgan_projection.pt", "pix2pix.pt", "pix2pix_l1_only.pt", "pix2pix_cgan_only.pt"]
-)
+@pytest.mark.parametrize("name", sorted(p.name for p in SHIPPED.glob("*.pt")))
 def test_each_shipped_model_is_listed_with_its_checksum_and_loads_safely(name):
-    """data/checkpoints/README.md names the command and sha256 of each file notebook 03 loads;
+    """data/checkpoints/README.md names the command and sha256 of each file the notebooks load;
     each is a few MB, loads with weights_only=True and samples or translates."""
     path = SHIPPED / name
     readme = (SHIPPED / "README.md").read_text()
@@ -478,4 +476,5 @@ def test_each_shipped_model_is_listed_with_its_checksum_and_loads_safely(name):
         assert family.sample_labelled(4, label=3)[0].shape == (4, 1, 28, 28)
     else:
         edges = edge_map(load_fashion_mnist("test", subset=True, limit=4).images)
-        assert family.translate(edges).shape == (4, 1, 28, 28)
+        for direction in family.directions:
+            assert family.translate(edges, direction=direction).shape == (4, 1, 28, 28)

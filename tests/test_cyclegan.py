@@ -160,15 +160,22 @@ def test_perturbation_sensitivity_is_zero_for_a_constant_and_sigma_for_the_ident
 # ----------------------------------------------------------------------------- the networks
 
 
-@pytest.mark.parametrize("upsample", ["resize", "transposed"])
-def test_generators_map_images_to_images_row_by_row(upsample):
-    cfg = CycleGANConfig(width=8, d_width=8, n_blocks=1, upsample=upsample)
+@pytest.mark.parametrize(
+    ("upsample", "norm", "d_layers", "patches"),
+    [("resize", "instance", 2, 7), ("transposed", "instance", 3, 3), ("resize", "batch", 2, 7)],
+)
+def test_generators_map_images_to_images_row_by_row(upsample, norm, d_layers, patches):
+    cfg = CycleGANConfig(
+        width=8, d_width=8, n_blocks=1, upsample=upsample, norm=norm, d_layers=d_layers
+    )
     G, D = ResnetGenerator(cfg).eval(), CycleDiscriminator(cfg)
     x = torch.rand(5, 1, 28, 28) * 2 - 1
     y = G(x)
     assert y.shape == (5, 1, 28, 28) and y.abs().max() <= 1
-    torch.testing.assert_close(G(x[2:3]), y[2:3])  # InstanceNorm: no batch dependence
-    assert D(x).shape == (5, 1, 7, 7)
+    torch.testing.assert_close(G(x[2:3]), y[2:3])  # eval mode: no batch dependence
+    assert D(x).shape == (5, 1, patches, patches)
+    with pytest.raises(ValueError, match="norm must be one of instance, batch"):
+        CycleGANConfig(norm="layer")
     with pytest.raises(ValueError, match="input"):
         G(torch.zeros(2, 3, 28, 28))
     with pytest.raises(ValueError, match="upsample must be one of resize, transposed"):
@@ -228,6 +235,25 @@ def test_the_step_is_the_papers_objective(domains):
     # D learns from the fakes of the step's start (pool 0: those fakes themselves), as the
     # authors' code does, and from D as it was: G's update did not touch it
     assert stats["loss_d"].item() == pytest.approx(want_d, rel=1e-4)
+
+
+def test_cycle_noise_perturbs_each_translation_before_the_way_back(domains):
+    cfg = default_config("cyclegan", "sneaker2boot", **SMALL, pool=0, cycle_noise=0.3)
+    family = FAMILIES["cyclegan"](cfg, "cpu")
+    G, F = family.networks["G"], family.networks["F"]
+    a, b = domains["a"][:8], domains["b"][:8]
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        fake_b, fake_a = G(a), F(b)
+        n_b, n_a = (
+            torch.randn(fake_b.shape, generator=gen),
+            torch.randn(fake_a.shape, generator=gen),
+        )
+        want = (F(fake_b + 0.3 * n_b) - a).abs().mean() + (G(fake_a + 0.3 * n_a) - b).abs().mean()
+        clean = (F(fake_b) - a).abs().mean() + (G(fake_a) - b).abs().mean()
+    stats = family.step([(a, b)], StepContext(trick_gen=torch.Generator().manual_seed(7)))
+    assert stats["loss_cycle"].item() == pytest.approx(float(want), rel=1e-4)
+    assert abs(float(want) - float(clean)) > 1e-3
 
 
 def test_one_optimizer_moves_both_generators_and_g_step_leaves_d_alone(domains, monkeypatch):

@@ -18,9 +18,15 @@ and checkerboard artifacts"):
 * ``"resize"`` (Odena's fix): nearest-neighbour upsampling by 2, then a 3x3 convolution. Every
   output pixel sees the same number of inputs, so the grid cannot print itself.
 
-The discriminator is a PatchGAN as in pix2pix, on one image (CycleGAN's D is not conditional):
-7x7 overlapping patches of 18x18 pixels, each scored real or fake (least-squares scores, no
-sigmoid), with InstanceNorm as in the paper.
+The discriminator is a PatchGAN on one image (CycleGAN's D is not conditional), each patch
+scored real or fake (least-squares scores, no sigmoid), with InstanceNorm as in the paper.
+``d_layers`` sets its patch: 2 strided layers give pix2pix's 7x7 patches of 18x18 pixels, 3
+(our default) 3x3 patches of 34x34, nearly the whole 28x28 image. The paper's 70x70 patches
+cover a quarter of a 256x256 photo, textures; a Fashion-MNIST garment's class is a matter of
+the whole image. Measured on edges2fashion (5 minutes, one thread, scored by the independent
+classifier of benchmarks/ against the hidden partners): with 18x18 patches G filled every
+garment with a plaid texture that fools a small patch (class agreement 55%, FID 196); with
+34x34, 66% and FID 142.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ __all__ = [
 ]
 
 UPSAMPLES = ("resize", "transposed")
+NORMS = ("instance", "batch")
+_NORM = {"instance": nn.InstanceNorm2d, "batch": nn.BatchNorm2d}
 
 
 @dataclass
@@ -50,40 +58,46 @@ class CycleGANConfig:
 
     width: int = 32  # generator channels at 14x14
     n_blocks: int = 2  # residual blocks at 7x7 (the paper: 6 at 128x128, 9 at 256x256)
-    d_width: int = 32  # PatchGAN: d_width channels at 14x14, 2x at 7x7
+    d_width: int = 32  # PatchGAN: d_width channels at 14x14, 2x at 7x7 (4x at 4x4)
+    d_layers: int = 3  # strided layers of D: 2 -> 7x7 patches of 18x18; 3 -> 3x3 of 34x34
     upsample: str = "resize"  # "resize" (nearest + conv, Odena's fix) or "transposed"
+    norm: str = "instance"  # the paper's InstanceNorm, or "batch" (BatchNorm, as in pix2pix)
 
     def __post_init__(self):
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
         if self.upsample not in UPSAMPLES:
             raise ValueError(
                 f"upsample must be one of {', '.join(UPSAMPLES)}, got {self.upsample!r}"
             )
-        for name in ("width", "n_blocks", "d_width"):
+        for name in ("width", "n_blocks", "d_width", "d_layers"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
 
 
-def _norm_relu(channels: int) -> list[nn.Module]:
-    return [nn.InstanceNorm2d(channels), nn.ReLU(True)]
+def _norm_relu(channels: int, norm: str = "instance") -> list[nn.Module]:
+    return [_NORM[norm](channels), nn.ReLU(True)]
 
 
-def upsample_block(c_in: int, c_out: int, kind: str, last: bool = False) -> nn.Sequential:
+def upsample_block(
+    c_in: int, c_out: int, kind: str, last: bool = False, norm: str = "instance"
+) -> nn.Sequential:
     """Double the resolution, ``[N, c_in, H, W] -> [N, c_out, 2H, 2W]``, then norm and ReLU
     (``last``: tanh, the output image)."""
     if kind == "transposed":  # the paper's: kernel 3, stride 2 (uneven overlap)
         up = [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1)]
     else:  # resize-convolution: every output pixel sees a 3x3 window of equal weight counts
         up = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1)]
-    return nn.Sequential(*up, *([nn.Tanh()] if last else _norm_relu(c_out)))
+    return nn.Sequential(*up, *([nn.Tanh()] if last else _norm_relu(c_out, norm)))
 
 
 class ResidualBlock(nn.Module):
     """x + conv-norm-relu-conv-norm(x): the paper's R block."""
 
-    def __init__(self, c: int):
+    def __init__(self, c: int, norm: str = "instance"):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(c, c, 3, 1, 1), *_norm_relu(c), nn.Conv2d(c, c, 3, 1, 1), nn.InstanceNorm2d(c)
+            nn.Conv2d(c, c, 3, 1, 1), *_norm_relu(c, norm), nn.Conv2d(c, c, 3, 1, 1), _NORM[norm](c)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,12 +112,13 @@ class ResnetGenerator(nn.Module):
         self.cfg = cfg = cfg if cfg is not None else CycleGANConfig()
         w = cfg.width
         self.encode = nn.Sequential(
-            nn.Conv2d(1, w, 4, 2, 1), *_norm_relu(w),  # [N, w, 14, 14]
-            nn.Conv2d(w, 2 * w, 4, 2, 1), *_norm_relu(2 * w),  # [N, 2w, 7, 7]
+            nn.Conv2d(1, w, 4, 2, 1), *_norm_relu(w, cfg.norm),  # [N, w, 14, 14]
+            nn.Conv2d(w, 2 * w, 4, 2, 1), *_norm_relu(2 * w, cfg.norm),  # [N, 2w, 7, 7]
         )  # fmt: skip
-        self.transform = nn.Sequential(*[ResidualBlock(2 * w) for _ in range(cfg.n_blocks)])
+        blocks = [ResidualBlock(2 * w, cfg.norm) for _ in range(cfg.n_blocks)]
+        self.transform = nn.Sequential(*blocks)
         self.decode = nn.Sequential(
-            upsample_block(2 * w, w, cfg.upsample),  # [N, w, 14, 14]
+            upsample_block(2 * w, w, cfg.upsample, norm=cfg.norm),  # [N, w, 14, 14]
             upsample_block(w, 1, cfg.upsample, last=True),  # [N, 1, 28, 28]
         )
         init_normal_(self)
@@ -120,12 +135,17 @@ class CycleDiscriminator(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else CycleGANConfig()
         w = cfg.d_width
-        self.net = nn.Sequential(
-            nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # [N, w, 14, 14]
-            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.InstanceNorm2d(2 * w),  # [N, 2w, 7, 7]
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * w, 1, 3, 1, 1),  # [N, 1, 7, 7]: one score per 18x18 patch
-        )  # fmt: skip
+        layers: list[nn.Module] = [nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # 14x14
+        c = w
+        for _ in range(cfg.d_layers - 1):  # 7x7, then 4x4
+            layers += [
+                nn.Conv2d(c, 2 * c, 4, 2, 1),
+                _NORM[cfg.norm](2 * c),
+                nn.LeakyReLU(0.2, True),
+            ]
+            c *= 2
+        layers.append(nn.Conv2d(c, 1, 3, 1, 1))  # one score per patch
+        self.net = nn.Sequential(*layers)
         init_normal_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
