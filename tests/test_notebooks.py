@@ -713,3 +713,88 @@ def test_benchmarks_readme_quotes_the_recorded_family_speeds():
     assert speeds["conditional: cgan, concat"] == min(
         v for k, v in speeds.items() if k.startswith("conditional")
     )
+
+
+# ----------------------------------------------------------------------------- notebook 04
+
+
+def _check_04(r: dict) -> None:
+    """Notebook 04's live numbers (default parameters, 1 thread; measured values in comments)."""
+    s = r["scores"]
+    cheat, live = s["cheat (random real garment)"], s["live CycleGAN"]
+    cg, p2p = s["CycleGAN (10 min)"], s["pix2pix (paired, 5 min)"]
+    # "close to chance agreement, an FID no generator can beat"
+    assert cheat["class_agreement"] < 0.2 and cheat["fid"] < min(cg["fid"], p2p["fid"], live["fid"])
+    # the shipped model follows its input; the paired pix2pix stays ahead on every score
+    assert cg["class_agreement"] > 0.6 > live["class_agreement"]  # 0.705, 0.195 (FAST)
+    assert p2p["class_agreement"] > cg["class_agreement"]
+    assert p2p["pixel_l1"] < cg["pixel_l1"] and p2p["fid"] < cg["fid"]
+    assert max(r["reconstruction_l1"].values()) < 0.08  # 0.051, 0.055
+    # checkerboards: at initialisation the transposed G prints them, resize-convolution does not
+    b = r["checkerboard"]
+    assert b["transposed"] > 5 * b["resize"] and b["transposed"] > 2 * b["real garments"]
+    # steganography: F(b) tells G far more than b's real edge map, through grey pixels
+    st = r["steganography"]
+    assert st["G(F(b)) vs b"] < 0.5 * st["G(edges of b) vs b"]  # 0.055, 0.165
+    assert st["grey pixels in F(b)"] > 0.02 and st["grey pixels in real edge maps"] == 0
+    s2b = r["sneaker2boot"]
+    assert s2b["translated sneakers called Ankle boot"] > 0.8  # 0.989
+    assert s2b["translated boots called Sneaker"] > 0.8  # 0.976
+    assert s2b["pixel L1 to own input"] < s2b["pixel L1 to another input"]  # 0.187, 0.215
+    assert r["exercise_cycle_ok"] is True and r["exercise_identity_ok"] is True
+    assert r["exercise_wrong_inputs_caught"] is True
+
+
+CHECKS["04_cyclegan"] = _check_04
+
+
+def test_the_recorded_cyclegan_acceptance_run():
+    """Issue 10's acceptance as recorded by benchmarks/cyclegan_acceptance.py."""
+    r = _results("cyclegan.json")
+    e, s = r["edges2fashion"], r["sneaker2boot"]
+    assert e["class_agreement"] >= 0.70 and s["a2b_ankle_boot_share"] >= 0.80
+
+
+def test_04_prose_describes_the_recorded_ablation():
+    """What notebook 04 says of the recorded runs (benchmarks/cyclegan_acceptance.py)."""
+    a = _results("cyclegan.json")["ablation"]
+    rows = ["cycle_alone", "gan_alone", "gan_forward_cycle", "gan_backward_cycle"]
+    full, recipe = a["cyclegan_no_identity"], a["cyclegan"]
+    cyc = [a[r] for r in (*rows, "cyclegan_no_identity", "cyclegan", "cyclegan_transposed")]
+    # "Cycle alone ... the worst FID and the lowest agreement"
+    assert a["cycle_alone"]["fid"] == max(r["fid"] for r in cyc)
+    assert a["cycle_alone"]["class_agreement"] == min(r["class_agreement"] for r in cyc)
+    # "GAN alone ... the round trip fails (several times the others')"
+    others = [r["reconstruction_l1"] for r in cyc if r is not a["gan_alone"]]
+    assert a["gan_alone"]["reconstruction_l1"] > 3 * min(others)
+    # "the forward cycle brings the agreement up; the backward cycle the better FID of the two"
+    fwd, bwd = a["gan_forward_cycle"], a["gan_backward_cycle"]
+    assert fwd["class_agreement"] > a["gan_alone"]["class_agreement"] + 0.05
+    assert bwd["fid"] < fwd["fid"]
+    # "both together reach about the forward cycle's agreement"; identity adds none here
+    assert abs(full["class_agreement"] - fwd["class_agreement"]) < 0.03
+    assert recipe["class_agreement"] < full["class_agreement"] + 0.02
+    # "pix2pix ... ahead on every score, by a wide margin in pixel L1 and FID"
+    p2p = a["pix2pix_paired"]
+    assert all(p2p["class_agreement"] > r["class_agreement"] for r in cyc)
+    assert all(p2p["pixel_l1"] < 0.5 * r["pixel_l1"] and p2p["fid"] < 0.5 * r["fid"] for r in cyc)
+    # checkerboards: "the transposed model's outputs score a little higher ... both below real"
+    from gannotes.data import load_fashion_mnist
+    from gannotes.translation import checkerboard_score
+
+    real = checkerboard_score(load_fashion_mnist("test").images)  # 0.0070
+    assert recipe["checkerboard"] < a["cyclegan_transposed"]["checkerboard"] < real
+
+
+def test_benchmarks_readme_quotes_the_recorded_cyclegan_results():
+    text = (ROOT / "benchmarks/README.md").read_text()
+    r = _results("cyclegan.json")
+    e, s = r["edges2fashion"], r["sneaker2boot"]
+    assert f"| {e['steps']:,} | {e['class_agreement']:.1%} | {e['pixel_l1']:.4f} |" in text
+    assert f"| {s['steps']:,} | {s['a2b_ankle_boot_share']:.1%} |" in text
+    for name, row in r["ablation"].items():
+        if isinstance(row, dict) and "class_agreement" in row:
+            assert f"| {name} |" in text and f"| {row['class_agreement']:.1%} |" in text
+    screen = _results("cyclegan_screen.json")["runs"]
+    for name, row in screen.items():
+        assert f"| {name} | {row['class_agreement']:.1%} | {row['fid']:.1f} |" in text
