@@ -69,11 +69,11 @@ class _Code:
     [
         (
             "train gan --dataset ring --out r --steps 5",
-            r"argument model: invalid choice: 'gan' \(choose from '?mlp'?, '?dcgan'?, '?cgan'?, '?pix2pix'?\)",
+            r"argument model: invalid choice: 'gan' \(choose from '?mlp'?, '?dcgan'?, '?cgan'?, '?pix2pix'?, '?cyclegan'?\)",
         ),
         (
             "train mlp --dataset mnist --out r --steps 5",
-            r"argument --dataset: invalid choice: 'mnist' \(choose from '?fashion-mnist'?, '?edges2fashion'?, '?ring'?, '?grid'?\)",
+            r"argument --dataset: invalid choice: 'mnist' \(choose from '?fashion-mnist'?, '?edges2fashion'?, '?sneaker2boot'?, '?ring'?, '?grid'?\)",
         ),
         (
             "train mlp --dataset ring --out r --steps 0",
