@@ -735,7 +735,9 @@ def _check_04(r: dict) -> None:
     assert b["transposed"] > 5 * b["resize"] and b["transposed"] > 2 * b["real garments"]
     # steganography: F(b) tells G far more than b's real edge map, through grey pixels
     st = r["steganography"]
-    assert st["G(F(b)) vs b"] < 0.5 * st["G(edges of b) vs b"]  # 0.055, 0.165
+    # "about a third of the pixel error ... about 0.16 from real edge maps, against 0.05"
+    assert 0.2 < st["G(F(b)) vs b"] / st["G(edges of b) vs b"] < 0.45  # 0.058 / 0.159
+    assert 0.12 < st["G(edges of b) vs b"] < 0.2 and st["G(F(b)) vs b"] < 0.08
     assert st["grey pixels in F(b)"] > 0.02 and st["grey pixels in real edge maps"] == 0
     s2b = r["sneaker2boot"]
     assert s2b["translated sneakers called Ankle boot"] > 0.8  # 0.989

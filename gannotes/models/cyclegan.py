@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from .common import assert_shape
+from .dcgan import dcgan_init_
 
 __all__ = [
     "UPSAMPLES",
@@ -121,7 +122,7 @@ class ResnetGenerator(nn.Module):
             upsample_block(2 * w, w, cfg.upsample, norm=cfg.norm),  # [N, w, 14, 14]
             upsample_block(w, 1, cfg.upsample, last=True),  # [N, 1, 28, 28]
         )
-        init_normal_(self)
+        dcgan_init_(self)  # the authors' init too: N(0, 0.02), BatchNorm N(1, 0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert_shape(x, (None, 1, 28, 28), "input")
@@ -146,21 +147,11 @@ class CycleDiscriminator(nn.Module):
             c *= 2
         layers.append(nn.Conv2d(c, 1, 3, 1, 1))  # one score per patch
         self.net = nn.Sequential(*layers)
-        init_normal_(self)
+        dcgan_init_(self)  # the authors' init too: N(0, 0.02), BatchNorm N(1, 0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert_shape(x, (None, 1, 28, 28), "image")
         return self.net(x)
-
-
-def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
-    """The authors' initialisation: convolution weights from N(0, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    return module
 
 
 def transposed_overlap(
