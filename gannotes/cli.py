@@ -14,6 +14,9 @@
     python -m gannotes translate runs/p2p edges.npy --out garments.npy
     python -m gannotes train cyclegan --dataset sneaker2boot --out runs/s2b --minutes 10
     python -m gannotes translate runs/s2b sneakers.npy --out boots.npy --direction a2b
+    python -m gannotes train stylegan --dataset fashion-mnist --out runs/style --minutes 10
+    python -m gannotes sample runs/style --n 5000 --out s.npy --truncation 0.7
+    python -m gannotes mix runs/style --coarse-seed 0 --fine-seed 1000 --crossover coarse --n 200 --out m.npy
 
 Every knob of a training run (batch size, learning rates, the objective, each trick of
 gannotes.tricks) is a flag of ``train``, derived from its declaration in gannotes.config and the
@@ -143,6 +146,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="class-conditional runs: every sample of class C (0-9); without it, the classes in "
         "equal shares. The labels are written beside the samples (OUT_labels.npy)",
+    )
+    sample.add_argument(
+        "--truncation",
+        type=float,
+        default=None,
+        metavar="PSI",
+        help="stylegan runs: the truncation trick in W, w_avg + PSI (w - w_avg), PSI in [0, 1] "
+        "(default 1: none; lower: more typical, less varied images)",
+    )
+
+    mix = sub.add_parser(
+        "mix",
+        help="style mixing with a trained stylegan run: coarse styles of one seed, fine of another",
+        description="Write N mixed images: the i-th takes the styles (and noise) of the first K "
+        "style layers from seed COARSE+i and the rest from seed FINE+i. Prints one JSON line with "
+        "the number of style layers and the layers that `coarse` and `middle` name.",
+    )
+    mix.add_argument("run", type=Path, help="run directory or checkpoint file (stylegan)")
+    mix.add_argument("--coarse-seed", type=int, required=True, metavar="A")
+    mix.add_argument("--fine-seed", type=int, required=True, metavar="B")
+    mix.add_argument(
+        "--crossover",
+        required=True,
+        metavar="K",
+        help="how many style layers (from the lowest resolution) come from the coarse seed: an "
+        "integer, coarse (the 7x7 layers), middle (7x7 and 14x14), all (the coarse seed's own "
+        "image) or none (the fine seed's own image)",
+    )
+    mix.add_argument("--n", type=_positive(int), default=1, help="number of images (default 1)")
+    mix.add_argument("--out", required=True, type=Path, help="output .npy file")
+    mix.add_argument(
+        "--truncation", type=float, default=1.0, metavar="PSI", help="as in sample (default 1)"
     )
 
     translate = sub.add_parser(
@@ -415,6 +450,14 @@ def _sample(args) -> int:
     if args.out.suffix != ".npy":
         raise GannotesError(f"--out must end in .npy, got {args.out}")
     family = load_family(args.run)  # any GAN family: its own sampler and inputs
+    if args.truncation is not None:
+        stylegan = _stylegan(family, args.run, "--truncation")
+        _check_psi(args.truncation)
+        x = stylegan.sample(args.n, seed=args.seed, truncation=args.truncation)
+        x = x.numpy().astype(np.float32)
+        _save_npy(args.out, x)
+        print(f"wrote {args.n} samples {list(x.shape)} (psi {args.truncation:g}) to {args.out}")
+        return 0
     if family.n_classes:
         if args.label is not None and not 0 <= args.label < family.n_classes:
             raise GannotesError(
@@ -439,6 +482,63 @@ def _sample(args) -> int:
         x = family.sample(args.n, seed=args.seed).numpy().astype(np.float32)
     _save_npy(args.out, x)
     print(f"wrote {args.n} samples {list(x.shape)} to {args.out}")
+    return 0
+
+
+def _stylegan(family, run: Path, what: str):
+    """``family`` if it is a StyleGAN, else a one-line error naming ``what`` needs one."""
+    from .checkpoint import GannotesError
+
+    if family.name != "stylegan":
+        raise GannotesError(
+            f"{what} needs a stylegan run; {run} holds a {family.config.model} run of the "
+            f"{family.name} family, which is not a StyleGAN"
+        )
+    return family
+
+
+def _check_psi(psi: float) -> None:
+    import math
+
+    from .checkpoint import GannotesError
+
+    if not (math.isfinite(psi) and 0 <= psi <= 1):
+        raise GannotesError(f"--truncation must be a number in [0, 1] (1: none), got {psi:g}")
+
+
+def _mix(args) -> int:
+    import json
+
+    import numpy as np
+
+    from .checkpoint import GannotesError
+    from .gans.stylegan import crossover_layers
+    from .training import load_family
+
+    if args.out.suffix != ".npy":
+        raise GannotesError(f"--out must end in .npy, got {args.out}")
+    _check_psi(args.truncation)
+    family = _stylegan(load_family(args.run), args.run, "mix")
+    num_ws = family.model_cfg.num_ws
+    try:
+        k = family.crossover(args.crossover)
+    except ValueError as exc:
+        raise GannotesError(f"--crossover: {exc}") from None
+    x = family.mix(args.coarse_seed, args.fine_seed, k, n=args.n, psi=args.truncation)
+    _save_npy(args.out, x.numpy().astype(np.float32))
+    names = crossover_layers(num_ws)
+    info = {
+        "style_layers": num_ws,
+        "coarse": list(range(names["coarse"])),
+        "middle": list(range(names["coarse"], names["middle"])),
+        "fine": list(range(names["middle"], num_ws)),
+        "crossover": k,
+        "from_coarse_seed": list(range(k)),
+        "from_fine_seed": list(range(k, num_ws)),
+        "n": args.n,
+        "out": str(args.out),
+    }
+    print(json.dumps(info))
     return 0
 
 
@@ -564,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
             "edges": _edges,
             "translate": _translate,
             "export": _export,
+            "mix": _mix,
         }
         return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:

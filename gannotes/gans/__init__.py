@@ -6,6 +6,8 @@
   projection discriminator, AC-GAN.
 * :mod:`gannotes.gans.pix2pix`: paired image-to-image translation (Isola et al. 2017).
 * :mod:`gannotes.gans.cyclegan`: unpaired translation between two domains (Zhu et al. 2017).
+* :mod:`gannotes.gans.stylegan`: a style-based generator (Karras et al. 2019, 2020), trained
+  with style mixing, lazy R1 and optional path-length regularisation.
 
 :mod:`gannotes.gans.family` says what a family is. Adding one is a new file here and one line
 in :data:`FAMILIES`; the Trainer, checkpoints, the CLI and sampling pick it up from there.
@@ -18,6 +20,7 @@ from .conditional import Conditional
 from .cyclegan import CycleGAN
 from .family import Family, Precision, StepContext, make_optimizer, to_device
 from .pix2pix import Pix2Pix
+from .stylegan import StyleGAN
 
 __all__ = [
     "FAMILIES",
@@ -37,6 +40,7 @@ FAMILIES: dict[str, type[Family]] = {
     "conditional": Conditional,
     "pix2pix": Pix2Pix,
     "cyclegan": CycleGAN,
+    "stylegan": StyleGAN,
 }
 MODELS = tuple(model for fam in FAMILIES.values() for model in fam.models)
 

@@ -8,7 +8,10 @@
 * :mod:`gannotes.models.pix2pix`: a U-Net generator and a PatchGAN discriminator for paired
   translation (Isola et al. 2017);
 * :mod:`gannotes.models.cyclegan`: a ResNet generator and a PatchGAN discriminator for unpaired
-  translation (Zhu et al. 2017); the family builds two of each.
+  translation (Zhu et al. 2017); the family builds two of each;
+* :mod:`gannotes.models.stylegan`: a style-based generator (mapping network, constant input,
+  AdaIN or modulated convolutions, noise inputs) and its discriminator (Karras et al. 2019,
+  2020).
 
 Every model has a dataclass config whose defaults work; discriminators return logits ``[N]``.
 :func:`config_for` gives the default config of a model for a dataset, :func:`build_models` the
@@ -23,13 +26,14 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import conditional, cyclegan, dcgan, mlp, pix2pix
+from . import conditional, cyclegan, dcgan, mlp, pix2pix, stylegan
 from .common import IMAGE_SHAPE, assert_shape
 from .conditional import D_CONDS, CGANConfig, ConditionalDiscriminator, ConditionalGenerator
 from .cyclegan import UPSAMPLES, CycleDiscriminator, CycleGANConfig, ResnetGenerator
 from .dcgan import D_NORMS, DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_init_
 from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator, packed_shape
 from .pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
+from .stylegan import StyleDiscriminator, StyleGANConfig, StyleGenerator
 
 __all__ = [
     "ARCHITECTURES",
@@ -52,6 +56,9 @@ __all__ = [
     "PatchDiscriminator",
     "Pix2PixConfig",
     "ResnetGenerator",
+    "StyleDiscriminator",
+    "StyleGANConfig",
+    "StyleGenerator",
     "UNetGenerator",
     "UPSAMPLES",
     "assert_shape",
@@ -81,6 +88,9 @@ ARCHITECTURES = {
     "pix2pix": Architecture(Pix2PixConfig, UNetGenerator, PatchDiscriminator, pix2pix.config_for),
     "cyclegan": Architecture(
         CycleGANConfig, ResnetGenerator, CycleDiscriminator, cyclegan.config_for
+    ),
+    "stylegan": Architecture(
+        StyleGANConfig, StyleGenerator, StyleDiscriminator, stylegan.config_for
     ),
 }
 MODELS = tuple(ARCHITECTURES)

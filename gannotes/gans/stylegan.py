@@ -1,0 +1,356 @@
+"""The StyleGAN family: a style-based generator trained as StyleGAN2 trains it.
+
+The networks are in gannotes.models.stylegan (mapping network, constant input, style layers
+with noise, AdaIN or modulated convolutions). The step follows the phases of the authors'
+``StyleGAN2Loss.accumulate_gradients`` (stylegan2-ada-pytorch, ``training/loss.py``):
+
+* **Gmain**: G's non-saturating loss ``softplus(-D(G(z)))`` through a frozen D. With
+  probability ``style_mixing`` (0.9) a batch is generated with *mixing regularisation*
+  (StyleGAN Sec. 3.1): two latents z1, z2 and a crossover layer drawn at random; the layers
+  before it take w1, the rest w2, so that no layer can count on its neighbours sharing a style.
+* **Greg** (every ``pl_every`` steps when ``pl_weight > 0``): *path-length regularisation*
+  (StyleGAN2 Sec. 3.2): the norm of the Jacobian-vector product ``J_w^T y`` (y a random image
+  scaled by 1/sqrt(pixels)) is pulled towards its running mean ``a``:
+  ``pl_weight * E (|J_w^T y| - a)^2``, so a fixed step in W moves the image by a fixed amount.
+* **Dmain**: D's logistic loss on real images and detached fakes.
+* **Dreg** (every ``r1_every`` steps, *lazy regularisation*, StyleGAN2 Sec. 3.1): R1,
+  ``gamma/2 E|grad D(x)|^2`` on real data, times ``r1_every`` so the average pull is the same.
+  The optimizer's rate and betas are scaled by ``c = r1_every / (r1_every + 1)`` as the
+  authors do, to keep Adam's moments right for the extra steps.
+
+Sampling draws z and one noise map per style layer from the seed on the CPU, so a sample is
+the same on every device; ``truncation < 1`` pulls w towards ``w_avg`` (the truncation trick)
+and :meth:`StyleGAN.mix` puts two seeds' styles in one image. Images are clamped to [-1, 1]
+when sampled (the network has no tanh, as in StyleGAN).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..config import TrainerConfig, knob
+from ..losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from ..models import config_for
+from ..models.stylegan import BLOCKS, StyleDiscriminator, StyleGenerator
+from .family import Family, StepContext, make_optimizer
+
+__all__ = [
+    "CROSSOVERS",
+    "StyleGAN",
+    "StyleGANTrainConfig",
+    "crossover_layers",
+    "mix_ws",
+    "path_lengths",
+]
+
+CROSSOVERS = ("coarse", "middle", "all", "none")
+
+
+@dataclass
+class StyleGANTrainConfig(TrainerConfig):
+    """A run of the StyleGAN family: the Trainer's knobs plus the generator's and the
+    regularisers' (StyleGAN and StyleGAN2)."""
+
+    mapping_layers: int = knob(
+        4, "depth of the mapping network z -> w (the paper: 8)", low=1, metavar="N", rebuild=True
+    )
+    style_mixing: float = knob(
+        0.9,
+        "probability that a training batch mixes two latents' styles (StyleGAN: 0.9; 0 = off)",
+        low=0,
+        high=1,
+        high_open=False,
+        metavar="P",
+    )
+    r1: float = knob(
+        0.1,
+        "R1 penalty: GAMMA/2 * |grad of D at real data|^2 added to D's loss",
+        low=0,
+        note="0: off",
+        metavar="GAMMA",
+    )
+    r1_every: int = knob(
+        16, "lazy R1: the penalty (times N) on every N-th step only", low=1, metavar="N"
+    )
+    pl_weight: float = knob(
+        0.0,
+        "path-length regularisation weight (StyleGAN2: 2; 0 = off)",
+        low=0,
+        metavar="W",
+    )
+    pl_every: int = knob(4, "lazy path-length regularisation: every N-th step", low=1, metavar="N")
+    block: str = knob(
+        "modulated",
+        "style layers: modulated (StyleGAN2's demodulated convolutions) or adain (StyleGAN's)",
+        choices=BLOCKS,
+        rebuild=True,
+    )
+    noise: bool = knob(True, "per-pixel noise inputs in the generator", rebuild=True)
+
+    family = "stylegan"
+
+    def check(self) -> None:
+        super().check()
+        if self.model not in StyleGAN.models:
+            raise ValueError(f"unknown model {self.model!r}; the stylegan family has stylegan")
+        cfg = self.model_cfg()  # validates model_config and the dataset
+        group = min(cfg.mbstd_group, self.batch_size)
+        if self.batch_size % group:
+            raise ValueError(
+                f"batch_size {self.batch_size} must be a multiple of the minibatch std group {group}"
+            )
+
+    def model_cfg(self):
+        knobs = dict(mapping_layers=self.mapping_layers, block=self.block, noise=self.noise)
+        return config_for(self.model, self.dataset, **{**knobs, **self.model_config})
+
+
+def crossover_layers(num_ws: int) -> dict[str, int]:
+    """The crossover K each name means, for a generator of ``num_ws`` style layers (two per
+    resolution 7, 14, 28): ``coarse`` = the 7x7 layers come from the coarse seed, ``middle`` =
+    the 7x7 and 14x14 layers, ``all`` = every layer (the coarse seed's own image), ``none`` =
+    none (the fine seed's own image)."""
+    per = num_ws // 3
+    return {"coarse": per, "middle": 2 * per, "all": num_ws, "none": 0}
+
+
+def mix_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.Tensor:
+    """Style mixing: layers ``[0, crossover)`` take ``ws_a``'s styles, the rest ``ws_b``'s.
+    ``ws_a``, ``ws_b`` ``[N, num_ws, w_dim]``."""
+    if ws_a.shape != ws_b.shape:
+        raise ValueError(f"ws_a {tuple(ws_a.shape)} and ws_b {tuple(ws_b.shape)} differ")
+    num_ws = ws_a.shape[1]
+    if not 0 <= crossover <= num_ws:
+        raise ValueError(f"crossover must be a layer in 0-{num_ws}, got {crossover}")
+    layer = torch.arange(num_ws, device=ws_a.device)[None, :, None]
+    return torch.where(layer < crossover, ws_a, ws_b)
+
+
+def path_lengths(images: torch.Tensor, ws: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """StyleGAN2's path lengths (Sec. 3.2): ``|J_w^T y|`` per sample, J the Jacobian of the
+    images with respect to w, y a random image; averaged over the style layers' copies of w as
+    the authors do (``sqrt(mean_layers sum_dims g^2)``). The graph is kept, so the penalty
+    built from it trains G."""
+    (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)  # [N, L, D]
+    return grad.square().sum(2).mean(1).sqrt()
+
+
+class StyleGAN(Family):
+    """A style-based G (mapping + synthesis) and D, trained with mixing, R1 and optionally
+    path-length regularisation."""
+
+    name = "stylegan"
+    Config = StyleGANTrainConfig
+    models = ("stylegan",)
+
+    def __init__(self, config: StyleGANTrainConfig, device: torch.device):
+        super().__init__(config, device)
+        self.model_cfg = cfg = config.model_cfg()
+        G, D = StyleGenerator(cfg).to(device), StyleDiscriminator(cfg).to(device)
+        self.networks = {"G": G, "D": D}
+        # Lazy regularisation (StyleGAN2 Appendix B): D takes r1_every + 1 "steps" of loss per
+        # r1_every updates, so its rate and betas are scaled by c = r1_every / (r1_every + 1).
+        c_d = config.r1_every / (config.r1_every + 1) if config.r1 else 1.0
+        c_g = config.pl_every / (config.pl_every + 1) if config.pl_weight else 1.0
+        self.optimizers = {
+            "G": self._adam(G.parameters(), config.lr_g, c_g),
+            "D": self._adam(D.parameters(), config.lr_d, c_d),
+        }
+        self.pl_mean = torch.zeros((), device=device)  # the running mean a of the path length
+
+    def _adam(self, params, lr: float, c: float) -> torch.optim.Optimizer:
+        from dataclasses import replace
+
+        b1, b2 = self.config.betas
+        cfg = replace(self.config, betas=(b1**c, b2**c)) if c != 1 else self.config
+        return make_optimizer(params, cfg, lr * c)
+
+    @classmethod
+    def default_config(cls, model: str = "stylegan", dataset: str = "fashion-mnist", **overrides):
+        """The course's recipe: StyleGAN2's Adam (lr 2e-3, betas (0, 0.99)), batch 32, R1 with
+        a small gamma every 16 steps, mixing 0.9, an EMA of G; path-length regularisation off
+        (benchmarks/README.md, StyleGAN)."""
+        base: dict[str, Any] = dict(
+            batch_size=32, lr_g=2e-3, lr_d=2e-3, betas=(0.0, 0.99), ema=0.998
+        )
+        return StyleGANTrainConfig(model=model, dataset=dataset, **{**base, **overrides})
+
+    # ------------------------------------------------------------------ sampling inputs
+    @property
+    def G(self) -> StyleGenerator:
+        return self.sampling_network
+
+    def latent(self, n: int, generator: torch.Generator | None = None):
+        """(z ``[n, z_dim]``, then one noise map ``[n, 1, H, W]`` per style layer), drawn on
+        the CPU; without noise inputs, (z,)."""
+        z = torch.randn(n, self.model_cfg.z_dim, generator=generator)
+        if not self.model_cfg.noise:
+            return (z,)
+        shapes = self.networks["G"].synthesis.noise_shapes
+        return (z, *(torch.randn(n, *s, generator=generator) for s in shapes))
+
+    # ------------------------------------------------------------------ training
+    def _mixed_ws(self, G: StyleGenerator, z: torch.Tensor, ctx: StepContext) -> torch.Tensor:
+        """The batch's per-layer latents, mixed with a second latent with probability
+        ``style_mixing`` at a crossover drawn uniformly in [1, num_ws) (one per batch)."""
+        ws = G.ws(z)
+        p = self.config.style_mixing
+        if p > 0 and float(torch.rand((), generator=ctx.trick_gen)) < p:
+            cutoff = int(torch.randint(1, G.num_ws, (), generator=ctx.trick_gen))
+            z2 = torch.randn(z.shape, generator=ctx.trick_gen).to(z.device)
+            ws = mix_ws(ws, G.ws(z2), cutoff)
+        return ws
+
+    def step(self, batches: list[torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
+        G, D = self.networks["G"], self.networks["D"]
+        cfg = self.config
+        real = batches[-1]  # [N, 1, 28, 28]
+        n = real.shape[0]
+        stats: dict[str, torch.Tensor] = {}
+
+        # --- Gmain: G through a frozen D
+        D.requires_grad_(False)
+        z, *noise = ctx.noise(n)
+        with ctx.autocast():
+            fake = G.synthesis(self._mixed_ws(G, z, ctx), noise or None)
+            loss_g = g_nonsaturating_loss(D(fake))
+            if cfg.pl_weight and ctx.step % cfg.pl_every == 0:  # Greg, lazily
+                penalty = self._path_length_penalty(G, ctx)
+                stats["pl_penalty"] = penalty.detach()
+                stats["pl_mean"] = self.pl_mean.clone()
+                loss_g = loss_g + penalty
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        ctx.backward(loss_g)
+        stats["grad_norm_g"] = ctx.update(self.optimizers["G"], list(G.parameters()), None)
+        D.requires_grad_(True)
+
+        # --- Dmain (+ Dreg, lazily): D on real images and detached fakes
+        z, *noise = ctx.noise(n)
+        with torch.no_grad(), ctx.autocast():
+            fake = G.synthesis(self._mixed_ws(G, z, ctx), noise or None)
+        lazy_r1 = cfg.r1 > 0 and ctx.step % cfg.r1_every == 0
+        if lazy_r1:
+            real = real.detach().requires_grad_(True)
+        with ctx.autocast():
+            real_logits, fake_logits = D(real), D(fake)
+            loss_d = d_logistic_loss(real_logits, fake_logits)
+            if lazy_r1:
+                r1 = r1_penalty(real_logits, real, cfg.r1 * cfg.r1_every)
+                stats["r1"] = r1.detach()
+                loss_d = loss_d + r1
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        ctx.backward(loss_d)
+        stats["grad_norm_d"] = ctx.update(self.optimizers["D"], list(D.parameters()), None)
+        stats["loss_d"], stats["loss_g"] = loss_d.detach(), loss_g.detach()
+        stats["d_real"] = torch.sigmoid(real_logits.detach().float()).mean()
+        stats["d_fake"] = torch.sigmoid(fake_logits.detach().float()).mean()
+        return stats
+
+    def _path_length_penalty(self, G: StyleGenerator, ctx: StepContext) -> torch.Tensor:
+        """StyleGAN2's path-length penalty on half a batch, times ``pl_every`` (lazy)."""
+        cfg = self.config
+        n = max(1, cfg.batch_size // 2)
+        z, *noise = ctx.noise(n)
+        ws = self._mixed_ws(G, z, ctx)
+        img = G.synthesis(ws, noise or None)  # [n, C, H, W]
+        y = torch.randn(img.shape, generator=ctx.trick_gen).to(img.device)
+        lengths = path_lengths(img, ws, y / math.sqrt(img.shape[2] * img.shape[3]))
+        with torch.no_grad():  # a <- a + 0.01 (mean length - a), as the authors' decay 0.01
+            self.pl_mean.lerp_(lengths.mean().detach(), 0.01)
+        return cfg.pl_weight * cfg.pl_every * (lengths - self.pl_mean).square().mean()
+
+    # ------------------------------------------------------------------ sampling
+    def _check_psi(self, psi: float) -> None:
+        if isinstance(psi, bool) or not isinstance(psi, int | float) or not 0 <= psi <= 1:
+            raise ValueError(f"truncation psi must be a number in [0, 1], got {psi!r}")
+
+    @torch.no_grad()
+    def synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Images from per-layer latents ``ws`` ``[N, num_ws, w_dim]`` (and noise maps), with
+        the sampling network in eval mode, clamped to [-1, 1]; a CPU tensor."""
+        G = self.G
+        was = G.training
+        G.eval()
+        try:
+            out = []
+            for i in range(0, len(ws), 500):
+                nz = None if not noise else [m[i : i + 500].to(self.device) for m in noise]
+                out.append(G.synthesis(ws[i : i + 500].to(self.device), nz).float().cpu())
+        finally:
+            G.train(was)
+        return torch.cat(out).clamp(-1, 1)
+
+    @torch.no_grad()
+    def ws_of(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+        """The per-layer latents of z (truncated by ``psi``), from the sampling network."""
+        self._check_psi(psi)
+        G = self.G
+        was = G.training
+        G.eval()
+        try:
+            return G.ws(z.to(self.device), psi).cpu()
+        finally:
+            G.train(was)
+
+    def sample(self, n: int, seed: int = 0, truncation: float = 1.0) -> torch.Tensor:
+        """``n`` samples from ``seed`` (z and noise drawn on the CPU), w truncated towards
+        ``w_avg`` by ``truncation`` = psi in [0, 1] (1: none)."""
+        if n < 1:
+            raise ValueError(f"n must be a positive number of samples, got {n}")
+        self._check_psi(truncation)
+        z, *noise = self.latent(n, torch.Generator().manual_seed(seed))
+        return self.synthesize(self.ws_of(z, truncation), noise)
+
+    def generate(self, inputs: Any, batch: int = 1000) -> torch.Tensor:
+        """The sampling network on (z, noise maps...), clamped to [-1, 1] (snapshots)."""
+        z, *noise = inputs if isinstance(inputs, tuple | list) else (inputs,)
+        return self.synthesize(self.ws_of(z), noise)
+
+    def crossover(self, crossover: int | str) -> int:
+        """K for a crossover given as a number of layers or a name (:data:`CROSSOVERS`)."""
+        num_ws = self.model_cfg.num_ws
+        names = crossover_layers(num_ws)
+        if isinstance(crossover, str) and crossover in names:
+            return names[crossover]
+        if isinstance(crossover, str) and crossover.isdigit():
+            crossover = int(crossover)
+        if (
+            isinstance(crossover, bool)
+            or not isinstance(crossover, int)
+            or not (0 <= crossover <= num_ws)
+        ):
+            raise ValueError(
+                f"crossover must be a number of style layers in 0-{num_ws} or one of "
+                f"{', '.join(CROSSOVERS)}, got {crossover!r}"
+            )
+        return crossover
+
+    def mix(
+        self, coarse_seed: int, fine_seed: int, crossover: int | str, n: int = 1, psi: float = 1.0
+    ) -> torch.Tensor:
+        """``n`` mixed images: the i-th takes the first K style layers (and their noise) from
+        seed ``coarse_seed + i`` and the rest from ``fine_seed + i``. K = ``all`` gives exactly
+        ``sample(1, coarse_seed + i)``, ``none`` exactly ``sample(1, fine_seed + i)``."""
+        if n < 1:
+            raise ValueError(f"n must be a positive number of images, got {n}")
+        k = self.crossover(crossover)
+        parts = []
+        for seed in (coarse_seed, fine_seed):
+            drawn = [self.latent(1, torch.Generator().manual_seed(seed + i)) for i in range(n)]
+            parts.append([torch.cat(t) for t in zip(*drawn, strict=True)])
+        (za, *noise_a), (zb, *noise_b) = parts
+        ws = mix_ws(self.ws_of(za, psi), self.ws_of(zb, psi), k)
+        noise = [a if i < k else b for i, (a, b) in enumerate(zip(noise_a, noise_b, strict=True))]
+        return self.synthesize(ws, noise)
+
+    # ------------------------------------------------------------------ state of its own
+    def state_dict(self) -> dict[str, Any]:
+        return {"pl_mean": self.pl_mean.detach().cpu()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "pl_mean" in state:
+            self.pl_mean = state["pl_mean"].to(self.device)
