@@ -1,7 +1,8 @@
 """gannotes: the tested package behind a course on Generative Adversarial Networks.
 
 Modules, one concept each: ``data`` (Fashion-MNIST offline, 2-D toy sets), ``models`` (one file
-per architecture: MLP, DCGAN, conditional DCGAN, pix2pix's U-Net and PatchGAN, CycleGAN's ResNet generator), ``losses`` (GAN
+per architecture: MLP, DCGAN, conditional DCGAN, pix2pix's U-Net and PatchGAN, CycleGAN's
+ResNet generator, StyleGAN's style-based generator), ``losses`` (GAN
 objectives and regularisers), ``tricks`` (the training tips, each a small piece), ``config``
 (knobs: each training option declared once), ``gans`` (GAN families: what one training step
 means, one file each), ``training`` (the Trainer: time and state of a run, for every family),
@@ -9,7 +10,8 @@ means, one file each), ``training`` (the Trainer: time and state of a run, for e
 density/coverage, IS, mode coverage, label accuracy, FID per class), ``classifiers`` (GAN-train:
 classifiers trained on generated images), ``edges`` (the edge maps of the edges -> garment
 task), ``translation`` (scoring translations against hidden partners, checkerboards,
-hidden codes), ``features`` (our Fashion-MNIST feature network), ``evaluation`` (scoring samples),
+hidden codes), ``style`` (StyleGAN's latent-space measurements: truncated z, perceptual path
+length, redraw std), ``features`` (our Fashion-MNIST feature network), ``evaluation`` (scoring samples),
 ``quality`` (memorisation check, the real-or-fake game), ``viz`` (grids, curves, animations),
 ``widgets`` (the in-notebook GAN Lab), ``exercises`` (checks for the notebooks' exercises),
 ``wasserstein`` (W1 in closed form and a critic that estimates it), ``hardware`` (CPU threads)

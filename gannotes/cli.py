@@ -526,7 +526,7 @@ def _mix(args) -> int:
         raise GannotesError(f"--crossover: {exc}") from None
     x = family.mix(args.coarse_seed, args.fine_seed, k, n=args.n, psi=args.truncation)
     _save_npy(args.out, x.numpy().astype(np.float32))
-    names = crossover_layers(num_ws)
+    names = crossover_layers(family.model_cfg.layers)
     info = {
         "style_layers": num_ws,
         "coarse": list(range(names["coarse"])),

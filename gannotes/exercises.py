@@ -18,7 +18,9 @@ papers' equations written out (the projection discriminator's score).
 
 Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_equilibrium_value``; 02 ``check_smooth_targets``; 03 ``check_ac_class_loss``,
-``check_projection_score``; 06 ``check_gradient_penalty``; 07 ``check_fid``, ``check_game``.
+``check_projection_score``; 04 ``check_cycle_loss``, ``check_identity_loss``; 05
+``check_modulation``, ``check_truncation``; 06 ``check_gradient_penalty``; 07 ``check_fid``,
+``check_game``.
 """
 
 from __future__ import annotations
@@ -881,3 +883,127 @@ def check_identity_loss(fn: Any, say: Say = print) -> bool | None:
         "domain alone",
         say,
     )
+
+
+# ----------------------------------------------------------------------------- notebook 05
+
+
+def _tensor_answer(got: Any, name: str, shape: tuple) -> torch.Tensor:
+    """The learner's tensor, or a one-line hint when it is not one of ``shape``."""
+    if not isinstance(got, torch.Tensor):
+        raise _NotYet(f"{name} should return a tensor, got {type(got).__name__}")
+    if tuple(got.shape) != shape:
+        raise _NotYet(f"{name} should return shape {shape}, got {tuple(got.shape)}")
+    return got.detach().double()
+
+
+def check_modulation(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(weight, styles) -> per-sample weights`` with StyleGAN2's modulation and
+    demodulation (Karras et al. 2020, Eq. 1 and 3), ``gannotes.models.stylegan.
+    modulate_demodulate``: ``weight`` ``[O, I, k, k]``, ``styles`` ``[N, I]`` ->
+    ``[N, O, I, k, k]``, ``w'_ijk = s_i w_ijk``, then each output channel j divided by
+    ``sqrt(sum_{i,k} w'_ijk^2 + 1e-8)``.
+
+    The usual mistakes get their own hint: the style scaling the output channels instead of the
+    input channels, no demodulation, normalising over the wrong axes (over all of a sample's
+    weights, or per input channel), dividing by the sum of squares instead of its square root.
+    """
+    from .models.stylegan import modulate_demodulate
+
+    if fn is None:
+        say("not attempted yet: define my_modulate_demodulate and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(5)
+    weight = torch.randn(3, 3, 3, 3, generator=gen)  # as many outputs as inputs: a style on
+    styles = torch.rand(2, 3, generator=gen) * 2 + 0.2  # the wrong axis still runs
+    want = modulate_demodulate(weight, styles).double()
+    mod = weight[None] * styles[:, None, :, None, None]
+
+    def norm(x, dims):
+        return x * torch.rsqrt(x.square().sum(dim=dims, keepdim=True) + 1e-8)
+
+    wrongs = {
+        "the style scales the *input* channels: s has one value per input channel i, "
+        "w'_ijk = s_i w_ijk (weight[None] * s[:, None, :, None, None])": norm(
+            weight[None] * styles[:, :, None, None, None], (2, 3, 4)
+        ),
+        "that is the modulation alone: now demodulate, dividing each output channel j by "
+        "sqrt(sum over i and k of w'_ijk^2)": mod,
+        "demodulate each output channel on its own: the sum runs over the input channels and "
+        "the kernel (dims 2, 3, 4 of [N, O, I, k, k]), not over all of a sample's weights": norm(
+            mod, (1, 2, 3, 4)
+        ),
+        "the sum runs over the input channels *and* the kernel (dims 2, 3, 4), so that each "
+        "output channel has unit norm": norm(mod, (3, 4)),
+        "divide by the square root of the sum of squares (the L2 norm), not by the sum": mod
+        / (mod.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8),
+    }
+    try:
+        got = _tensor_answer(
+            _call(fn, "my_modulate_demodulate", weight.clone(), styles.clone()),
+            "my_modulate_demodulate",
+            tuple(want.shape),
+        )
+    except _NotYet as e:
+        say(f"not yet: {e}")
+        return False
+    if torch.allclose(got, want, rtol=1e-4, atol=1e-6):
+        say(
+            "correct: modulation scales each input channel by its style, demodulation gives each "
+            "output channel unit norm, so unit-variance inputs give unit-variance outputs"
+        )
+        return True
+    for hint, wrong in wrongs.items():
+        if torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-6):
+            say(f"not yet: {hint}")
+            return False
+    say(
+        "not yet: w'_ijk = s_i w_ijk, then w''_ijk = w'_ijk / sqrt(sum_{i,k} w'_ijk^2 + 1e-8); "
+        "compare with your result on a small example"
+    )
+    return False
+
+
+def check_truncation(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(w, w_avg, psi) -> w'`` with the truncation trick in W (StyleGAN Sec. 2.1):
+    ``w' = w_avg + psi (w - w_avg)``, for ``w`` ``[N, D]``, ``w_avg`` ``[D]``.
+
+    Hints for: psi and 1 - psi swapped (psi = 1 must leave w alone), pulling towards 0 instead of
+    the average (``psi * w``), and moving away from the average (``w + psi (w - w_avg)``).
+    """
+    if fn is None:
+        say("not attempted yet: define my_truncate and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(7)
+    w, w_avg = torch.randn(5, 6, generator=gen), torch.randn(6, generator=gen)
+    for psi in (0.7, 0.3, 1.0, 0.0):
+        want = (w_avg + psi * (w - w_avg)).double()
+        try:
+            got = _tensor_answer(
+                _call(fn, "my_truncate", w.clone(), w_avg.clone(), psi), "my_truncate", (5, 6)
+            )
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if torch.allclose(got, want, rtol=1e-5, atol=1e-6):
+            continue
+        wrongs = {
+            "psi = 1 must leave w unchanged and psi = 0 give w_avg: w_avg + psi (w - w_avg), "
+            "not w_avg + (1 - psi)(w - w_avg)": w_avg + (1 - psi) * (w - w_avg),
+            "truncation pulls w towards the *average* w, not towards 0: w_avg + psi (w - w_avg)": (
+                psi * w
+            ),
+            "that moves w away from the average; pull it in: w_avg + psi (w - w_avg)": w
+            + psi * (w - w_avg),
+        }
+        for hint, wrong in wrongs.items():
+            if torch.allclose(got, wrong.double(), rtol=1e-5, atol=1e-6):
+                say(f"not yet: {hint}")
+                return False
+        say(f"not yet: at psi = {psi} expected w_avg + psi (w - w_avg); got something else")
+        return False
+    say(
+        "correct: w' = w_avg + psi (w - w_avg); psi = 1 keeps w, psi = 0 gives the average image, "
+        "in between trades variety for typicality"
+    )
+    return True

@@ -45,8 +45,10 @@ __all__ = [
     "plot_points",
     "save_image_grid",
     "show_images",
+    "style_mixing_widget",
     "to_uint8",
     "translation_widget",
+    "truncation_widget",
 ]
 
 ANIMATION_FORMATS = ("jshtml", "gif")
@@ -742,6 +744,75 @@ def translation_widget(
     show(0)
     box = widgets.VBox([widgets.HBox([slider, dropdown]), image, caption])
     box.slider, box.dropdown, box.image, box.show = slider, dropdown, image, show
+    return box
+
+
+def style_mixing_widget(
+    family: Any, coarse_seed: int = 0, fine_seed: int = 1000, n: int = 6
+) -> Any:
+    """Explore style mixing with a trained StyleGAN (``family``: gannotes.gans.StyleGAN).
+
+    Two seed boxes pick the coarse and fine images (``n`` of each: seeds A..A+n-1, B..B+n-1);
+    the crossover slider K (0 to the number of styles; at first the coarse ones) takes the
+    first K styles from the coarse seeds and the rest from the fine ones. The three rows show the coarse
+    seeds' own images, the mixes, the fine seeds' own images.
+
+    Exposes ``coarse``, ``fine``, ``crossover``, ``image`` and ``show(coarse, fine, k)``.
+    """
+    import ipywidgets as widgets
+
+    num_ws = family.model_cfg.num_ws
+    coarse = widgets.IntText(value=coarse_seed, description="coarse seed")
+    fine = widgets.IntText(value=fine_seed, description="fine seed")
+    crossover = widgets.IntSlider(
+        value=family.crossover("coarse"), min=0, max=num_ws, description="crossover K"
+    )
+    image = widgets.Image(format="png", width=n * 56, height=3 * 56)
+    caption = widgets.Label()
+
+    def show(a: int | None = None, b: int | None = None, k: int | None = None) -> None:
+        a = coarse.value if a is None else int(a)
+        b = fine.value if b is None else int(b)
+        k = crossover.value if k is None else family.crossover(k)
+        rows = [family.mix(a, b, "all", n), family.mix(a, b, k, n), family.mix(a, b, "none", n)]
+        image.value = _png_bytes(torch.cat(rows), nrow=n, padding=2)
+        caption.value = (
+            f"top: seeds {a}..{a + n - 1} | middle: their first {k} of {num_ws} style layers "
+            f"with the rest from the bottom row | bottom: seeds {b}..{b + n - 1}"
+        )
+        for w, v in ((coarse, a), (fine, b), (crossover, k)):
+            if w.value != v:
+                w.value = v
+
+    for w in (coarse, fine, crossover):
+        w.observe(lambda change: show(), names="value")
+    show()
+    box = widgets.VBox([widgets.HBox([coarse, fine]), crossover, image, caption])
+    box.coarse, box.fine, box.crossover, box.image, box.show = coarse, fine, crossover, image, show
+    return box
+
+
+def truncation_widget(family: Any, seed: int = 0, n: int = 16) -> Any:
+    """The truncation trick as a slider: ``n`` samples of a StyleGAN (``family``) from the same
+    seed at psi (0 to 1); at psi = 0 every sample is the image of the average w.
+
+    Exposes ``slider``, ``image`` and ``show(psi)``.
+    """
+    import ipywidgets as widgets
+
+    slider = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="psi")
+    image = widgets.Image(format="png", width=8 * 56, height=(n + 7) // 8 * 56)
+
+    def show(psi: float | None = None) -> None:
+        psi = slider.value if psi is None else float(psi)
+        image.value = _png_bytes(family.sample(n, seed=seed, truncation=psi), nrow=8, padding=2)
+        if slider.value != psi:
+            slider.value = psi
+
+    slider.observe(lambda change: show(change["new"]), names="value")
+    show()
+    box = widgets.VBox([slider, image])
+    box.slider, box.image, box.show = slider, image, show
     return box
 
 

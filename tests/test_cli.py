@@ -69,7 +69,7 @@ class _Code:
     [
         (
             "train gan --dataset ring --out r --steps 5",
-            r"argument model: invalid choice: 'gan' \(choose from '?mlp'?, '?dcgan'?, '?cgan'?, '?pix2pix'?, '?cyclegan'?\)",
+            r"argument model: invalid choice: 'gan' \(choose from '?mlp'?, '?dcgan'?, '?cgan'?, '?pix2pix'?, '?cyclegan'?, '?stylegan'?\)",
         ),
         (
             "train mlp --dataset mnist --out r --steps 5",

@@ -323,7 +323,9 @@ def test_the_config_refuses_what_cannot_train():
         default_config("cyclegan", "fashion-mnist")
     with pytest.raises(ValueError, match="adversarial off with lambda_cycle = 0"):
         default_config("cyclegan", adversarial=False, lambda_cycle=0.0)
-    with pytest.raises(ValueError, match="unknown cycle 'sideways'; valid: both, forward, backward"):
+    with pytest.raises(
+        ValueError, match="unknown cycle 'sideways'; valid: both, forward, backward"
+    ):
         default_config("cyclegan", cycle="sideways")
 
 

@@ -26,9 +26,11 @@ from gannotes.exercises import (
     check_game,
     check_gradient_penalty,
     check_identity_loss,
+    check_modulation,
     check_projection_score,
     check_smooth_targets,
     check_to_bytes,
+    check_truncation,
 )
 from gannotes.losses import (
     ac_class_loss,
@@ -821,3 +823,61 @@ def test_identity_loss_accepts_the_paper_and_names_the_inputs_mistake():
         None,
         "not attempted yet: define my_identity_loss and run the cell again",
     )
+
+
+# ----------------------------------------------------------------------------- notebook 05
+
+
+def _mod(weight, styles):
+    return weight[None] * styles[:, None, :, None, None]
+
+
+def _demod(w, dims=(2, 3, 4)):
+    return w / (w.square().sum(dim=dims, keepdim=True) + 1e-8).sqrt()
+
+
+def test_modulation_accepts_eq_1_and_3_written_out_and_the_package():
+    from gannotes.models.stylegan import modulate_demodulate
+
+    result, line = feedback(check_modulation, lambda w, s: _demod(_mod(w, s)))
+    assert result is True and line.startswith("correct: modulation scales each input channel")
+    assert feedback(check_modulation, modulate_demodulate)[0] is True
+    assert feedback(check_modulation, None)[0] is None
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda w, s: _demod(w[None] * s[:, :, None, None, None]), "*input* channels"),
+        (_mod, "the modulation alone"),
+        (lambda w, s: _demod(_mod(w, s), (1, 2, 3, 4)), "each output channel on its own"),
+        (lambda w, s: _demod(_mod(w, s), (3, 4)), "*and* the kernel"),
+        (
+            lambda w, s: _mod(w, s) / (_mod(w, s).square().sum((2, 3, 4), keepdim=True) + 1e-8),
+            "square root",
+        ),
+        (lambda w, s: _mod(w, s) * 2, "compare with your result"),
+        (lambda w, s: w, "should return shape"),
+        (lambda w, s: 3.0, "should return a tensor"),
+        (raises, "my_modulate_demodulate raised RuntimeError: oops"),
+    ],
+)
+def test_modulation_hints(wrong, hint):
+    result, line = feedback(check_modulation, wrong)
+    assert result is False and line.startswith("not yet") and hint in line, line
+
+
+def test_truncation_accepts_the_formula_and_names_the_mistakes():
+    result, line = feedback(check_truncation, lambda w, a, psi: a + psi * (w - a))
+    assert result is True and line.startswith("correct: w' = w_avg + psi (w - w_avg)")
+    assert feedback(check_truncation, lambda w, a, psi: torch.lerp(a, w, psi))[0] is True
+    for wrong, hint in [
+        (lambda w, a, psi: a + (1 - psi) * (w - a), "psi = 1 must leave w unchanged"),
+        (lambda w, a, psi: psi * w, "not towards 0"),
+        (lambda w, a, psi: w + psi * (w - a), "moves w away"),
+        (lambda w, a, psi: w * 0, "expected w_avg + psi"),
+        (lambda w, a, psi: a, "should return shape"),
+        (raises, "my_truncate raised RuntimeError: oops"),
+    ]:
+        result, line = feedback(check_truncation, wrong)
+        assert result is False and hint in line, line

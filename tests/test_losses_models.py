@@ -79,7 +79,9 @@ def test_losses_accept_score_maps_and_reject_scores_without_a_batch_axis():
     gen = torch.Generator().manual_seed(0)
     real, fake = torch.randn(4, 1, 3, 3, generator=gen), torch.randn(4, 1, 3, 3, generator=gen)
     for name, obj in OBJECTIVES.items():
-        torch.testing.assert_close(obj.d_loss(real, fake), obj.d_loss(real.flatten(), fake.flatten()))
+        torch.testing.assert_close(
+            obj.d_loss(real, fake), obj.d_loss(real.flatten(), fake.flatten())
+        )
         torch.testing.assert_close(obj.g_loss(fake), obj.g_loss(fake.flatten()), msg=name)
     flips = torch.tensor([1.0, 0.0, 1.0, 1.0])  # per-sample targets apply to the whole map
     torch.testing.assert_close(

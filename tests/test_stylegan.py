@@ -136,12 +136,17 @@ def test_fade_in_blends_the_upsampled_old_image_into_the_new():
 @pytest.mark.parametrize("block", ["modulated", "adain"])
 def test_generator_shapes_truncation_and_w_avg(block):
     torch.manual_seed(0)
-    cfg = StyleGANConfig(width=8, d_width=8, z_dim=16, w_dim=16, block=block, w_avg_decay=0.9)
+    cfg = StyleGANConfig(
+        width=8, d_width=8, z_dim=16, w_dim=16, block=block, w_avg_decay=0.9, tanh=True
+    )
     G, D = StyleGenerator(cfg), StyleDiscriminator(cfg)
-    assert cfg.num_ws == 6 and [s[1] for s in G.synthesis.noise_shapes] == [7, 7, 14, 14, 28, 28]
+    assert cfg.num_ws == 7 and [s[1] for s in G.synthesis.noise_shapes] == [7, 7, 14, 14, 28, 28]
     z = torch.randn(8, 16)
     noise = [torch.randn(8, *s) for s in G.synthesis.noise_shapes]
     assert G(z, *noise).shape == (8, 1, 28, 28) and D(G(z)).shape == (8,)
+    raw = StyleGenerator(StyleGANConfig(width=8, z_dim=16, w_dim=16, block=block, tanh=False))
+    raw.load_state_dict(G.state_dict())
+    torch.testing.assert_close(G(z, *noise), torch.tanh(raw(z, *noise)))  # the output squash
     with pytest.raises(ValueError, match="expected 6 noise maps"):
         G(z, *noise[:2])
     # w_avg: a moving average of the batch means, updated in training mode only
@@ -159,9 +164,9 @@ def test_generator_shapes_truncation_and_w_avg(block):
     with torch.no_grad():
         for psi in (0.0, 0.5, 1.0):
             ws = G.ws(z, psi)
-            assert ws.shape == (8, 6, 16)
+            assert ws.shape == (8, 7, 16)
             torch.testing.assert_close(ws[:, 3], avg + psi * (w - avg))
-            torch.testing.assert_close(ws[:, 0], ws[:, 5])
+            torch.testing.assert_close(ws[:, 0], ws[:, 6])
 
 
 def test_mixing_takes_the_first_k_layers_from_a():
@@ -171,7 +176,8 @@ def test_mixing_takes_the_first_k_layers_from_a():
     assert mix_ws(a, b, 0).eq(1).all() and mix_ws(a, b, 6).eq(0).all()
     with pytest.raises(ValueError, match="crossover must be a layer in 0-6"):
         mix_ws(a, b, 7)
-    assert crossover_layers(6) == {"coarse": 2, "middle": 4, "all": 6, "none": 0}
+    assert crossover_layers((2, 2, 2)) == {"coarse": 3, "middle": 5, "all": 7, "none": 0}
+    assert crossover_layers((3, 2, 1)) == {"coarse": 4, "middle": 6, "all": 7, "none": 0}
 
 
 def test_path_lengths_are_the_jacobian_vector_norms():
@@ -278,9 +284,10 @@ def test_lazy_r1_runs_every_nth_step_and_scales_adams_settings(images, monkeypat
     assert calls == [2.0, 2.0, 2.0]  # steps 0, 4, 8; gamma times r1_every
     group = t.optimizers["D"].param_groups[0]
     c = 4 / 5
-    assert group["lr"] == pytest.approx(2e-3 * c)
-    assert group["betas"] == pytest.approx((0.0, 0.99**c))
-    assert t.optimizers["G"].param_groups[0]["lr"] == pytest.approx(2e-3)
+    cfg = t.config
+    assert group["lr"] == pytest.approx(cfg.lr_d * c)
+    assert group["betas"] == pytest.approx((cfg.betas[0] ** c, cfg.betas[1] ** c))
+    assert t.optimizers["G"].param_groups[0]["lr"] == pytest.approx(cfg.lr_g)  # no PL: c = 1
 
 
 def test_samples_are_reproducible_clamped_and_mixing_recovers_each_seed(images):
@@ -294,17 +301,17 @@ def test_samples_are_reproducible_clamped_and_mixing_recovers_each_seed(images):
     own_b = torch.cat([fam.sample(1, seed=50 + i) for i in range(3)])
     torch.testing.assert_close(fam.mix(10, 50, "all", n=3), own_a)
     torch.testing.assert_close(fam.mix(10, 50, "none", n=3), own_b)
-    torch.testing.assert_close(fam.mix(10, 50, 6, n=3), own_a)
+    torch.testing.assert_close(fam.mix(10, 50, 7, n=3), own_a)
     coarse = fam.mix(10, 50, "coarse", n=3)
     assert not torch.equal(coarse, own_a) and not torch.equal(coarse, own_b)
     # psi = 0: every sample is the image of w_avg (up to its noise)
     z0 = fam.ws_of(torch.randn(4, 16), 0.0)
-    torch.testing.assert_close(z0, fam.G.mapping.w_avg.expand(4, 6, -1))
+    torch.testing.assert_close(z0, fam.G.mapping.w_avg.expand(4, 7, -1))
     for bad in (1.5, -0.1):
         with pytest.raises(ValueError, match=r"truncation psi must be a number in \[0, 1\]"):
             fam.sample(2, truncation=bad)
-    with pytest.raises(ValueError, match="crossover must be a number of style layers in 0-6"):
-        fam.mix(0, 1, 7)
+    with pytest.raises(ValueError, match="crossover must be a number of style layers in 0-7"):
+        fam.mix(0, 1, 8)
     with pytest.raises(ValueError, match="or one of coarse, middle, all, none"):
         fam.mix(0, 1, "fine")
 
@@ -340,9 +347,9 @@ def test_train_sample_and_mix_from_the_command_line(tmp_path, capsys):
     cmd = ["mix", str(run), "--coarse-seed", "5", "--fine-seed", "9", "--n", "3", "--out", str(m)]
     assert main([*cmd, "--crossover", "coarse"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["style_layers"] == 6 and info["coarse"] == [0, 1] and info["middle"] == [2, 3]
-    assert info["from_coarse_seed"] == [0, 1] and info["from_fine_seed"] == [2, 3, 4, 5]
-    np.testing.assert_allclose(np.load(m), family.mix(5, 9, 2, n=3).numpy())
+    assert info["style_layers"] == 7 and info["coarse"] == [0, 1, 2] and info["middle"] == [3, 4]
+    assert info["from_coarse_seed"] == [0, 1, 2] and info["from_fine_seed"] == [3, 4, 5, 6]
+    np.testing.assert_allclose(np.load(m), family.mix(5, 9, 3, n=3).numpy(), atol=1e-6)
     assert main([*cmd, "--crossover", "all"]) == 0
     capsys.readouterr()
     own = np.concatenate([family.sample(1, seed=5 + i).numpy() for i in range(3)])
@@ -365,11 +372,11 @@ def test_train_sample_and_mix_from_the_command_line(tmp_path, capsys):
                 "--fine-seed",
                 "1",
                 "--crossover",
-                "7",
+                "8",
                 "--out",
                 "o.npy",
             ],
-            "crossover must be a number of style layers in 0-6",
+            "crossover must be a number of style layers in 0-7",
         ),
         (
             [
@@ -419,3 +426,44 @@ def test_bad_input_gets_one_line(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "o.npy").exists()
+
+
+# ----------------------------------------------------------------------------- widgets
+
+
+def _png(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+def test_style_mixing_and_truncation_widgets_show_the_familys_images(images):
+    pytest.importorskip("ipywidgets")
+    from gannotes import viz
+
+    t = Trainer(default_config("stylegan", **SMALL), data=images, device="cpu")
+    t.run(steps=2, progress=False)
+    fam = t.family
+    box = viz.style_mixing_widget(fam, coarse_seed=3, fine_seed=7, n=2)
+    grid = _png(box.image.value)  # rows: coarse seeds' own, mixes (K = 2), fine seeds' own
+    want = viz.to_uint8(
+        torch.cat([fam.mix(3, 7, "all", 2), fam.mix(3, 7, "coarse", 2), fam.mix(3, 7, "none", 2)])
+    )
+    for row in range(3):
+        for col in range(2):
+            y, x = 2 + 30 * row, 2 + 30 * col
+            np.testing.assert_array_equal(grid[y : y + 28, x : x + 28], want[2 * row + col, ..., 0])
+    box.crossover.value = 5  # the observer redraws the middle row
+    np.testing.assert_array_equal(
+        _png(box.image.value)[32:60, 2:30], viz.to_uint8(fam.mix(3, 7, 5, 1))[0, ..., 0]
+    )
+    with pytest.raises(ValueError, match="crossover must be a number of style layers"):
+        box.show(k=9)
+    slider = viz.truncation_widget(fam, seed=4, n=8)
+    slider.slider.value = 0.5
+    np.testing.assert_array_equal(
+        _png(slider.image.value)[2:30, 2:30],
+        viz.to_uint8(fam.sample(8, seed=4, truncation=0.5))[0, ..., 0],
+    )

@@ -286,7 +286,10 @@ def test_budgets_and_configs_are_validated():
         t.run()
     with pytest.raises(ValueError, match="positive integer"):
         t.run(steps=0)
-    with pytest.raises(ValueError, match="unknown dataset .cifar.; valid: fashion-mnist, edges2fashion, sneaker2boot, ring, grid"):
+    with pytest.raises(
+        ValueError,
+        match="unknown dataset .cifar.; valid: fashion-mnist, edges2fashion, sneaker2boot, ring, grid",
+    ):
         TrainConfig(dataset="cifar")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         TrainConfig(batch_size=0)

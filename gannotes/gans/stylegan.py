@@ -109,13 +109,14 @@ class StyleGANTrainConfig(TrainerConfig):
         return config_for(self.model, self.dataset, **{**knobs, **self.model_config})
 
 
-def crossover_layers(num_ws: int) -> dict[str, int]:
-    """The crossover K each name means, for a generator of ``num_ws`` style layers (two per
-    resolution 7, 14, 28): ``coarse`` = the 7x7 layers come from the coarse seed, ``middle`` =
-    the 7x7 and 14x14 layers, ``all`` = every layer (the coarse seed's own image), ``none`` =
-    none (the fine seed's own image)."""
-    per = num_ws // 3
-    return {"coarse": per, "middle": 2 * per, "all": num_ws, "none": 0}
+def crossover_layers(layers: tuple[int, ...]) -> dict[str, int]:
+    """The crossover K each name means, for a generator with ``layers`` style layers at 7x7,
+    14x14 and 28x28 (and, as StyleGAN2 indexes them, one w per layer plus one: a resolution's
+    toRGB shares its w with the next resolution's first, upsampling, layer). ``coarse``: the
+    7x7 block's styles come from the coarse seed; ``middle``: the 7x7 and 14x14 blocks';
+    ``all``: every style (the coarse seed's own image); ``none``: the fine seed's own image."""
+    coarse = layers[0] + 1
+    return {"coarse": coarse, "middle": coarse + layers[1], "all": sum(layers) + 1, "none": 0}
 
 
 def mix_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.Tensor:
@@ -228,10 +229,9 @@ class StyleGAN(Family):
         stats["grad_norm_g"] = ctx.update(self.optimizers["G"], list(G.parameters()), None)
         D.requires_grad_(True)
 
-        # --- Dmain (+ Dreg, lazily): D on real images and detached fakes
-        z, *noise = ctx.noise(n)
-        with torch.no_grad(), ctx.autocast():
-            fake = G.synthesis(self._mixed_ws(G, z, ctx), noise or None)
+        # --- Dmain (+ Dreg, lazily): D on real images and Gmain's fakes, detached (the
+        # authors draw new ones; reusing them saves a third of G's work per step)
+        fake = fake.detach()
         lazy_r1 = cfg.r1 > 0 and ctx.step % cfg.r1_every == 0
         if lazy_r1:
             real = real.detach().requires_grad_(True)
@@ -313,7 +313,7 @@ class StyleGAN(Family):
     def crossover(self, crossover: int | str) -> int:
         """K for a crossover given as a number of layers or a name (:data:`CROSSOVERS`)."""
         num_ws = self.model_cfg.num_ws
-        names = crossover_layers(num_ws)
+        names = crossover_layers(self.model_cfg.layers)
         if isinstance(crossover, str) and crossover in names:
             return names[crossover]
         if isinstance(crossover, str) and crossover.isdigit():
