@@ -62,9 +62,9 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def feature_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Perceptual distance ``|f(x)/|f(x)| - f(y)/|f(y)||^2`` per row, f the course's feature
     network (gannotes.features); images ``[N, 1, 28, 28]`` in [-1, 1]."""
-    from .features import extract
+    from .features import features
 
-    fx, fy = (torch.as_tensor(extract(v)).double() for v in (x, y))
+    fx, fy = (torch.as_tensor(features(v)) for v in (x, y))
     fx = fx / fx.norm(dim=1, keepdim=True).clamp_min(1e-12)
     fy = fy / fy.norm(dim=1, keepdim=True).clamp_min(1e-12)
     return (fx - fy).square().sum(1)

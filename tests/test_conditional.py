@@ -478,3 +478,5 @@ def test_each_shipped_model_is_listed_with_its_checksum_and_loads_safely(name):
         edges = edge_map(load_fashion_mnist("test", subset=True, limit=4).images)
         for direction in family.directions:
             assert family.translate(edges, direction=direction).shape == (4, 1, 28, 28)
+        if not family.directions:  # a generating model (StyleGAN)
+            assert family.sample(4, seed=0).shape == (4, 1, 28, 28)

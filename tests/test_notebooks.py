@@ -809,3 +809,89 @@ def test_benchmarks_readme_quotes_the_recorded_cyclegan_results():
     screen = _results("cyclegan_screen.json")["runs"]
     for name, row in screen.items():
         assert f"| {name} | {row['class_agreement']:.1%} | {row['fid']:.1f} |" in text
+
+
+# ----------------------------------------------------------------------------- notebook 05
+
+
+def _check_05(r: dict) -> None:
+    """Notebook 05's numbers (default parameters, 1 thread; measured values in comments). Every
+    measurement but the live run's is made on the shipped model, so it is the same on every
+    run; the prose of the notebook quotes what these gates hold."""
+    assert r["exercise_modulation_ok"] is True and r["exercise_truncation_ok"] is True
+    s = r["output_std"]
+    # "every sample's every channel ... close to 1; without it ... by a factor of several"
+    lo, hi = s["demodulated: range"]
+    assert 0.85 < lo and hi < 1.15 and abs(s["demodulated: mean"] - 1) < 0.03
+    lo, hi = s["modulated only: range"]
+    assert hi / lo > 2.5
+    # truncation in W: density rises and coverage falls from psi 1 to 0.5 and on to 0.3;
+    # precision rises and recall falls from 1 to 0.5
+    w = r["truncation_w"]
+    assert w["1"]["density"] < w["0.7"]["density"] < w["0.5"]["density"] < w["0.3"]["density"]
+    assert w["1"]["coverage"] > w["0.5"]["coverage"] > w["0.3"]["coverage"]
+    assert w["0.5"]["precision"] > w["1"]["precision"] and w["0.5"]["recall"] < w["1"]["recall"]
+    # truncating z moves far less than truncating w: at its tightest threshold (0.5) the
+    # density gains less than psi = 0.7 does
+    z = r["truncation_z"]
+    assert z["0.5"]["density"] - z["inf"]["density"] < w["0.7"]["density"] - w["1"]["density"]
+    # style mixing: the coarse styles keep the class, the first style alone does not
+    m = r["mixing_keeps_class"]
+    coarse = m["3"]["coarse seed's class"]
+    assert coarse > 0.7 and m["1"]["coarse seed's class"] < 0.4
+    # "though the two seeds' own images differ in class nine times out of ten"; "the first
+    # style alone keeps it far less often than the fine seed's class"
+    assert r["mixing_pairs_of_different_classes"] > 0.85  # 0.894
+    assert m["1"]["coarse seed's class"] < 0.5 * m["1"]["fine seed's class"]  # 0.174, 0.44
+    assert m["7"]["coarse seed's class"] == 1.0 and m["0"]["fine seed's class"] == 1.0
+    # noise: redrawing it moves pixels more than ten times less than redrawing w; most of it at
+    # the 28x28 layers
+    p = r["pixel_std"]
+    assert p["w (noise kept)"] > 10 * p["noise, all layers"]
+    assert p["noise, 28x28 layers"] > max(p["noise, 7x7 layers"], p["noise, 14x14 layers"])
+    # the path length: W's below Z's in this model
+    assert r["ppl"]["W"] < r["ppl"]["Z"]
+    rec = r["recorded_vs_dcgan"]
+    recorded = _results("stylegan.json")
+    assert rec["StyleGAN (psi = 1)"]["fid"] == recorded["stylegan"]["psi_1"]["fid_5000"]
+    assert rec["DCGAN"]["fid"] == recorded["dcgan"]["samples"]["fid_5000"]
+    # "a little lower than the DCGAN's ... precision and density well above the DCGAN's and its
+    # recall is less than half of it"
+    sg, dc = recorded["stylegan"]["psi_1"], recorded["dcgan"]["samples"]
+    assert dc["fid_5000"] - 10 < sg["fid_5000"] <= dc["fid_5000"]  # 67.4, 70.4
+    assert sg["precision"] > 1.4 * dc["precision"] and sg["density"] > 2 * dc["density"]
+    assert sg["recall"] < 0.5 * dc["recall"]
+
+
+CHECKS["05_stylegan"] = _check_05
+
+
+def test_the_recorded_stylegan_acceptance_run():
+    """Issue 11's acceptance as recorded by benchmarks/stylegan_acceptance.py."""
+    r = _results("stylegan.json")
+    sg, dc = r["stylegan"], r["dcgan"]
+    assert sg["psi_1"]["classes_present"] == 10 and sg["psi_1"]["smallest_class_share"] > 0.02
+    assert sg["psi_1"]["fid_5000"] <= dc["samples"]["fid_5000"]
+    density = [sg[f"psi_{p}"]["density"] for p in ("1", "0.7", "0.5")]
+    coverage = [sg[f"psi_{p}"]["coverage"] for p in ("1", "0.7", "0.5")]
+    assert density == sorted(density) and len(set(density)) == 3
+    assert coverage == sorted(coverage, reverse=True) and len(set(coverage)) == 3
+    assert r["mixing"]["coarse"]["keeps_coarse_class"] >= 0.70
+    assert r["mixing"]["all"]["keeps_coarse_class"] == 1.0
+
+
+def test_benchmarks_readme_quotes_the_recorded_stylegan_results():
+    text = (ROOT / "benchmarks/README.md").read_text()
+    r = _results("stylegan.json")
+    for psi in ("1", "0.7", "0.5"):
+        s = r["stylegan"][f"psi_{psi}"]
+        assert (
+            f"| StyleGAN, psi = {psi} | {r['stylegan']['steps']:,} | {s['fid_5000']:.1f} |" in text
+        )
+    assert f"| {r['dcgan']['steps']:,} | {r['dcgan']['samples']['fid_5000']:.1f} |" in text
+    m = r["mixing"]["coarse"]
+    assert f"| coarse | {m['keeps_coarse_class']:.1%} | {m['keeps_fine_class']:.1%} |" in text
+    for line in (ROOT / "benchmarks/results/stylegan_screen.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        assert f"| {row['name']} | {row['minutes']:g} | {row['steps']:,} |" in text
+        assert f"| {row['fid']:.1f} |" in text

@@ -241,6 +241,17 @@ def test_path_length_of_a_linear_generator_is_its_stretch_squared():
     np.testing.assert_allclose(v, (math.pi / 2) ** 2, rtol=1e-4)
 
 
+def test_feature_distance_is_between_unit_normalised_features(images):
+    from gannotes.features import features
+    from gannotes.style import feature_distance
+
+    x, y = images[:4], images[4:8]
+    fx, fy = (torch.from_numpy(features(v)) for v in (x, y))
+    want = (fx / fx.norm(dim=1, keepdim=True) - fy / fy.norm(dim=1, keepdim=True)).square().sum(1)
+    torch.testing.assert_close(feature_distance(x, y), want)
+    assert feature_distance(x, x).abs().max() < 1e-12
+
+
 def test_resampling_std_is_the_std_over_redraws():
     x = torch.stack([torch.zeros(2, 1, 3, 3), 2 * torch.ones(2, 1, 3, 3)])
     torch.testing.assert_close(resampling_std(x), torch.full((2, 1, 3, 3), math.sqrt(2)))
@@ -253,7 +264,13 @@ def test_resampling_std_is_the_std_over_redraws():
 
 def test_stylegan_trains_and_resumes_exactly(images, tmp_path):
     cfg = default_config(
-        "stylegan", **SMALL, r1_every=3, pl_weight=2.0, pl_every=2, checkpoint_every=5
+        "stylegan",
+        **SMALL,
+        r1_every=3,
+        pl_weight=2.0,
+        pl_every=2,
+        checkpoint_every=5,
+        lr_decay_steps=10,  # a fixed horizon: "5, then resume to 10" follows the schedule of "10"
     )
     straight = Trainer(cfg, data=images, device="cpu")
     straight.run(steps=10, progress=False)
@@ -279,7 +296,11 @@ def test_lazy_r1_runs_every_nth_step_and_scales_adams_settings(images, monkeypat
     calls = []
     real = sg.r1_penalty
     monkeypatch.setattr(sg, "r1_penalty", lambda *a: calls.append(a[2]) or real(*a))
-    t = Trainer(default_config("stylegan", **SMALL, r1=0.5, r1_every=4), data=images, device="cpu")
+    t = Trainer(
+        default_config("stylegan", **SMALL, r1=0.5, r1_every=4, lr_decay=""),
+        data=images,
+        device="cpu",
+    )
     t.run(steps=9, progress=False)
     assert calls == [2.0, 2.0, 2.0]  # steps 0, 4, 8; gamma times r1_every
     group = t.optimizers["D"].param_groups[0]

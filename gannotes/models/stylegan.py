@@ -81,13 +81,13 @@ class StyleGANConfig:
     w_dim: int = 64
     mapping_layers: int = 4  # the paper: 8 (at 1024x1024)
     mapping_lr_mul: float = 0.01  # the mapping network learns 100x slower (Appendix C)
-    width: int = 16  # synthesis channels: 4*width at 7x7, 2*width at 14x14, width at 28x28
+    width: int = 12  # synthesis channels: 4*width at 7x7, 2*width at 14x14, width at 28x28
     layers: tuple[int, int, int] = (2, 2, 2)  # style layers at 7x7, 14x14 and 28x28
     widths: tuple[int, int, int] | None = None  # channels at 7x7, 14x14, 28x28; None: width's
     d_width: int = 32  # discriminator: d_width at 14x14, 2*d_width at 7x7
     block: str = "modulated"  # "modulated" (StyleGAN2) or "adain" (StyleGAN)
     noise: bool = True  # per-pixel noise inputs
-    tanh: bool = False  # squash the image into [-1, 1] (StyleGAN has no output nonlinearity)
+    tanh: bool = True  # squash the image into [-1, 1] (StyleGAN has none; see the family)
     w_avg_decay: float = 0.995  # of the tracked average of w
     mbstd_group: int = 4
     channels: int = 1
