@@ -170,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--crossover",
         required=True,
         metavar="K",
-        help="how many style layers (from the lowest resolution) come from the coarse seed: an "
-        "integer, coarse (the 7x7 layers), middle (7x7 and 14x14), all (the coarse seed's own "
-        "image) or none (the fine seed's own image)",
+        help="how many style layers (w copies, from the lowest resolution; 7 in the recipe's "
+        "generator) come from the coarse seed: an integer, coarse (the 7x7 block's: 3), middle "
+        "(the 7x7 and 14x14 blocks': 5), all (the coarse seed's own image) or none (the fine "
+        "seed's own image)",
     )
     mix.add_argument("--n", type=_positive(int), default=1, help="number of images (default 1)")
     mix.add_argument("--out", required=True, type=Path, help="output .npy file")
