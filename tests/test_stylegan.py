@@ -147,6 +147,8 @@ def test_generator_shapes_truncation_and_w_avg(block):
     raw = StyleGenerator(StyleGANConfig(width=8, z_dim=16, w_dim=16, block=block, tanh=False))
     raw.load_state_dict(G.state_dict())
     torch.testing.assert_close(G(z, *noise), torch.tanh(raw(z, *noise)))  # the output squash
+    G(z, *noise).square().mean().backward()  # every parameter takes part: none is dead
+    assert [n for n, p in G.named_parameters() if p.grad is None] == []
     with pytest.raises(ValueError, match="expected 6 noise maps"):
         G(z, *noise[:2])
     # w_avg: a moving average of the batch means, updated in training mode only
@@ -377,6 +379,9 @@ def test_train_sample_and_mix_from_the_command_line(tmp_path, capsys):
     np.testing.assert_allclose(np.load(m), own, atol=1e-5)  # "all": the coarse seed's own
 
 
+MIX = ["mix", "RUN", "--coarse-seed", "0", "--fine-seed", "1", "--out", "o.npy", "--crossover"]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -384,51 +389,10 @@ def test_train_sample_and_mix_from_the_command_line(tmp_path, capsys):
             ["sample", "RUN", "--n", "2", "--out", "o.npy", "--truncation", "1.5"],
             "--truncation must be a number in [0, 1]",
         ),
-        (
-            [
-                "mix",
-                "RUN",
-                "--coarse-seed",
-                "0",
-                "--fine-seed",
-                "1",
-                "--crossover",
-                "8",
-                "--out",
-                "o.npy",
-            ],
-            "crossover must be a number of style layers in 0-7",
-        ),
-        (
-            [
-                "mix",
-                "RUN",
-                "--coarse-seed",
-                "0",
-                "--fine-seed",
-                "1",
-                "--crossover",
-                "fine",
-                "--out",
-                "o.npy",
-            ],
-            "or one of coarse, middle, all, none, got 'fine'",
-        ),
-        (
-            [
-                "mix",
-                "DCGAN",
-                "--coarse-seed",
-                "0",
-                "--fine-seed",
-                "1",
-                "--crossover",
-                "2",
-                "--out",
-                "o.npy",
-            ],
-            "mix needs a stylegan run",
-        ),
+        ([*MIX, "8"], "crossover must be a number of style layers in 0-7"),
+        ([*MIX, "fine"], "or one of coarse, middle, all, none, got 'fine'"),
+        ([*MIX, "2", "--truncation", "-0.5"], "--truncation must be a number in [0, 1]"),
+        ([*MIX[:1], "DCGAN", *MIX[2:], "2"], "mix needs a stylegan run"),
         (
             ["sample", "DCGAN", "--n", "2", "--out", "o.npy", "--truncation", "0.5"],
             "--truncation needs a stylegan run",

@@ -206,10 +206,12 @@ class EqualLinear(nn.Module):
 class EqualConv2d(nn.Module):
     """A convolution with the equalised learning rate (weights scaled by ``1/sqrt(fan_in)``)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0):
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0, bias=True
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
         self.scale = 1 / math.sqrt(in_ch * kernel * kernel)
         self.stride, self.padding = stride, padding
 
@@ -290,7 +292,7 @@ class StyleLayer(nn.Module):
         if cfg.block == "modulated":
             self.conv = ModulatedConv2d(in_ch, out_ch, 3, cfg.w_dim)
         else:
-            self.conv = EqualConv2d(in_ch, out_ch, 3, padding=1)
+            self.conv = EqualConv2d(in_ch, out_ch, 3, padding=1, bias=False)  # bias after noise
             self.style = EqualLinear(cfg.w_dim, 2 * out_ch)  # (y_s, y_b)
             with torch.no_grad():
                 self.style.bias[:out_ch] = 1.0  # y_s starts at 1
@@ -303,7 +305,7 @@ class StyleLayer(nn.Module):
         if self.kind == "modulated":
             x = self.conv(x, w)
         else:
-            x = F.conv2d(x, self.conv.weight * self.conv.scale, padding=1)
+            x = self.conv(x)
         x = _lrelu(self.noise(x, noise) + self.bias[None, :, None, None])
         if self.kind == "adain":
             y_s, y_b = self.style(w).chunk(2, dim=1)
