@@ -339,6 +339,28 @@ def test_samples_are_reproducible_clamped_and_mixing_recovers_each_seed(images):
         fam.mix(0, 1, "fine")
 
 
+def test_redraws_change_only_the_input_asked_for(images):
+    t = Trainer(default_config("stylegan", **SMALL), data=images, device="cpu")
+    t.run(steps=2, progress=False)
+    fam = t.family
+    with torch.no_grad():
+        for G in (fam.networks["G"], fam.networks["G_ema"]):
+            for layer in G.synthesis.layers:
+                layer.noise.strength.fill_(0.5)  # noise that shows
+    z, *noise = fam.latent(3, torch.Generator().manual_seed(4))
+    ws = fam.ws_of(z)
+    x = fam.redraws(3, "noise", redraws=2, seed=4, layers=[5])
+    assert x.shape == (2, 3, 1, 28, 28)
+    fresh = fam.latent(3, torch.Generator().manual_seed(1004))[1:]
+    torch.testing.assert_close(x[0], fam.synthesize(ws, [*noise[:5], fresh[5]]))
+    assert resampling_std(fam.redraws(3, "noise", redraws=2, seed=4, layers=[])).max() == 0
+    w = fam.redraws(3, "w", redraws=2, seed=4)
+    z2 = torch.randn(z.shape, generator=torch.Generator().manual_seed(1005))
+    torch.testing.assert_close(w[1], fam.synthesize(fam.ws_of(z2), noise))
+    with pytest.raises(ValueError, match="what must be 'noise' or 'w'"):
+        fam.redraws(3, "z")
+
+
 def test_the_config_refuses_what_cannot_train():
     with pytest.raises(ValueError, match="stylegan makes 28x28 images"):
         default_config("stylegan", "ring")

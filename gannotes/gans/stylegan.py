@@ -360,6 +360,32 @@ class StyleGAN(Family):
         noise = [a if i < k else b for i, (a, b) in enumerate(zip(noise_a, noise_b, strict=True))]
         return self.synthesize(ws, noise)
 
+    def redraws(
+        self, n: int, what: str, redraws: int = 8, seed: int = 0, layers=None
+    ) -> torch.Tensor:
+        """``redraws`` versions ``[K, n, 1, 28, 28]`` of ``n`` samples of ``seed``, each with one
+        input drawn again (StyleGAN Sec. 3.2, Fig. 4): ``what="noise"``: the noise maps of the
+        style layers in ``layers`` (default: all), w kept; ``what="w"``: z, the noise kept.
+        Redraw r uses seed ``seed + 1000 + r``. gannotes.style.resampling_std reads the result."""
+        if what not in ("noise", "w"):
+            raise ValueError(f"what must be 'noise' or 'w', got {what!r}")
+        z, *noise = self.latent(n, torch.Generator().manual_seed(seed))
+        ws = self.ws_of(z)
+        layers = set(range(len(noise))) if layers is None else set(layers)
+        out = []
+        for r in range(redraws):
+            gen = torch.Generator().manual_seed(seed + 1000 + r)
+            if what == "noise":
+                fresh = self.latent(n, gen)[1:]
+                maps = [
+                    f if i in layers else m
+                    for i, (f, m) in enumerate(zip(fresh, noise, strict=True))
+                ]
+                out.append(self.synthesize(ws, maps))
+            else:
+                out.append(self.synthesize(self.ws_of(torch.randn(z.shape, generator=gen)), noise))
+        return torch.stack(out)
+
     # ------------------------------------------------------------------ state of its own
     def state_dict(self) -> dict[str, Any]:
         return {"pl_mean": self.pl_mean.detach().cpu()}
