@@ -17,6 +17,9 @@
     python -m gannotes train stylegan --dataset fashion-mnist --out runs/style --minutes 10
     python -m gannotes sample runs/style --n 5000 --out s.npy --truncation 0.7
     python -m gannotes mix runs/style --coarse-seed 0 --fine-seed 1000 --crossover coarse --n 200 --out m.npy
+    python -m gannotes train dcgan --dataset fashion-mnist --out runs/bf16 --minutes 3 --precision bf16
+    torchrun --nproc_per_node 2 -m gannotes train dcgan --dataset fashion-mnist --steps 40 --out runs/ddp
+    python -m gannotes bench --family dcgan stylegan --precision fp32 bf16 --channels-last --profile
 
 Every knob of a training run (batch size, learning rates, the objective, each trick of
 gannotes.tricks) is a flag of ``train``, derived from its declaration in gannotes.config and the
@@ -94,6 +97,9 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     groups = {
         "training": train.add_argument_group("training options (default: the recipe's value)"),
         "trick": train.add_argument_group("tricks (default: the recipe's value, mostly off)"),
+        "hardware": train.add_argument_group(
+            "hardware options (how a step is computed: notebook 08; default fp32, off)"
+        ),
     }
     for name, (spec, default, families) in _train_knobs().items():
         flags = [f"--{spec.flag or name.replace('_', '-')}", *(f"--{a}" for a in spec.aliases)]
@@ -241,6 +247,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     critic.add_argument("--seed", type=int, default=0)
 
+    bench = sub.add_parser(
+        "bench",
+        help="measure steps/s, images/s and peak memory of training steps on this machine",
+        description="Time training steps of each configuration (GAN x precision x layout x "
+        "compile), each in a fresh process on synthetic data of the right shape, and print a "
+        "table, then one JSON line with the machine's description and every result. Peak "
+        "memory is the process's RSS on a CPU, max_memory_allocated on CUDA.",
+    )
+    bench.add_argument(
+        "--family",
+        nargs="+",
+        default=["dcgan"],
+        choices=models,
+        metavar="GAN",
+        help=f"GANs to time, by model name ({', '.join(models)}; default dcgan)",
+    )
+    bench.add_argument(
+        "--precision",
+        nargs="+",
+        default=["fp32"],
+        choices=("fp32", "bf16", "fp16"),
+        help="precisions to time (default fp32); e.g. --precision fp32 bf16",
+    )
+    bench.add_argument(
+        "--channels-last", action="store_true", help="also time channels-last (beside NCHW)"
+    )
+    bench.add_argument("--compile", action="store_true", help="also time torch.compile'd networks")
+    bench.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    bench.add_argument(
+        "--batch-size", type=_positive(int), default=None, help="default: each recipe's"
+    )
+    bench.add_argument(
+        "--threads", type=_positive(int), nargs="+", default=None,
+        help="torch threads to time with (default: as torch starts)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--steps", type=_positive(int), default=20, help="timed steps each (default 20)"
+    )
+    bench.add_argument("--json", type=Path, default=None, help="also write the JSON to a file")
+    bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print torch.profiler's view of the first configuration's step",
+    )
+
     edges = sub.add_parser(
         "edges",
         help="edge maps of images (.npy): the sketches of the edges -> garment task",
@@ -319,6 +370,17 @@ def _evaluate(args) -> int:
 
 
 def _train(args) -> int:
+    from . import parallel
+
+    # torchrun's processes join one data-parallel run (gannotes.parallel); one process: no-op
+    world, args.device = parallel.init_from_environment(args.device)
+    try:
+        return _train_in_process(args, world)
+    finally:
+        parallel.shutdown()
+
+
+def _train_in_process(args, world) -> int:
     import os
 
     import torch
@@ -374,12 +436,27 @@ def _train(args) -> int:
             args.out,
             device=args.device,
         )
-    print(
-        f"data: {trainer.data_source}; device: {trainer.device}; from step {trainer.step}",
-        file=sys.stderr,
-    )
+    main = world is None or world.is_main
+    if main:
+        processes = f"; {world.world_size} processes ({world.backend})" if world else ""
+        compiled = ""
+        if trainer.config.compile:
+            left = "; ".join(
+                f"{k} not ({why} needs a double backward)"
+                for k, why in trainer.not_compiled.items()
+            )
+            compiled = f"; compiled {', '.join(trainer.compiled) or 'nothing'}" + (
+                f" ({left})" if left else ""
+            )
+        print(
+            f"data: {trainer.data_source}; device: {trainer.device}; precision "
+            f"{trainer.config.precision}{processes}{compiled}; from step {trainer.step}",
+            file=sys.stderr,
+        )
     trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
     trainer.save()
+    if not main:
+        return 0  # rank 0 writes the history, samples and summary
     write_json(args.out / "history.json", trainer.history)
     conditional = bool(trainer.family.n_classes)
     samples = trainer.sample(100 if conditional else 64, seed=0)
@@ -650,6 +727,66 @@ def _edges(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    import itertools
+    import json
+
+    from .bench import BenchConfig, bench, profile_step, table, trainer_for
+    from .checkpoint import GannotesError, write_json
+    from .training import select_device
+
+    device = str(select_device(args.device))
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise GannotesError(f"--device {args.device}: CUDA is not available here")
+    layouts = (False, True) if args.channels_last else (False,)
+    compiles = (False, True) if args.compile else (False,)
+    configs = [
+        BenchConfig(
+            model=m,
+            precision=p,
+            channels_last=cl,
+            compile=c,
+            device=device,
+            batch_size=args.batch_size,
+            threads=t,
+            steps=args.steps,
+        )
+        for m, t, p, cl, c in itertools.product(
+            args.family, args.threads or [None], args.precision, layouts, compiles
+        )
+    ]
+    print(f"timing {len(configs)} configuration(s) on {device}, {args.steps} steps each...",
+          file=sys.stderr)  # fmt: skip
+    out = bench(configs)
+    m = out["machine"]
+    gpus = f"; GPU {', '.join(m['gpus'])}" if m["gpus"] else ""
+    print(
+        f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores usable, torch {m['torch']} "
+        f"(bf16 native on this CPU: {'yes' if m['cpu_bf16_native'] else 'no'}){gpus}"
+    )
+    print(table(out["results"]))
+    if args.profile:
+        import torch
+
+        if configs[0].threads:
+            torch.set_num_threads(configs[0].threads)
+        prof = profile_step(trainer_for(configs[0]))
+        out["profile"] = prof
+        split = ", ".join(f"{k} {v:.0%}" for k, v in prof["split"].items())
+        print(f"\nprofile of one {configs[0].label()} step ({prof['ms_per_step']:.1f} ms): {split}")
+        for op in prof["ops"]:
+            print(f"  {op['op'][:48]:48} {op['kind']:9} {op['self_ms_per_step']:8.2f} ms "
+                  f"{op['share']:6.1%}")  # fmt: skip
+    if args.json is not None:
+        write_json(args.json, out)
+    print(json.dumps(out))
+    failed = [r["label"] for r in out["results"] if "error" in r]
+    return 1 if failed and len(failed) == len(out["results"]) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gannotes`` and the ``gannotes`` console script."""
     parser = build_parser()
@@ -666,6 +803,7 @@ def main(argv: list[str] | None = None) -> int:
             "translate": _translate,
             "export": _export,
             "mix": _mix,
+            "bench": _bench,
         }
         return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:

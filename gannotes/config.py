@@ -24,6 +24,7 @@ from typing import Any
 from .data import DATASETS
 
 __all__ = [
+    "PRECISIONS",
     "Knob",
     "Range",
     "TrainerConfig",
@@ -87,7 +88,8 @@ class Knob:
     flag: str | None = None  # the CLI flag without "--"; None: the name with "-"; "": no flag
     aliases: tuple[str, ...] = ()  # further CLI flags for the same knob
     metavar: str | None = None
-    group: str = "training"  # "training", "trick" (notebook 02's list) or "run" (not tuned)
+    group: str = "training"  # "training", "trick" (notebook 02's list), "hardware" (notebook
+    #                          08: how a step is computed) or "run" (not tuned)
     widget: tuple | None = None  # GAN Lab's control: ("log", lo, hi), ("slider", lo, hi, step),
     #                              ("int", lo, hi), ("choice", options) or ("toggle",)
     label: str = ""  # the control's label (default: the name)
@@ -186,6 +188,7 @@ def check_knobs(config: Any) -> None:
 
 LR_DECAYS = ("", "linear", "cosine")
 OPTIMIZERS = ("adam", "rmsprop")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -272,6 +275,30 @@ class TrainerConfig:
     )
     lr_decay_steps: int = knob(
         0, "the decay's horizon in steps (0: the budget)", low=0, note="0: the budget", flag=""
+    )
+
+    # Hardware: how the same step is computed (notebook 08). None changes what is learned, up to
+    # rounding: the numbers of a run in bf16 differ from fp32 in the last bits, then drift.
+    precision: str = knob(
+        "fp32",
+        "arithmetic of the step: fp32, bf16 (autocast, no scaler) or fp16 (autocast and a "
+        "gradient scaler; meant for CUDA)",
+        choices=PRECISIONS,
+        group="hardware",
+        rebuild=True,
+    )
+    channels_last: bool = knob(
+        False,
+        "store images and convolution weights channels-last (NHWC)",
+        group="hardware",
+        rebuild=True,
+    )
+    compile: bool = knob(
+        False,
+        "torch.compile the networks (not ones a penalty differentiates twice: compile has no "
+        "double backward); the first steps pay the compile time",
+        group="hardware",
+        rebuild=True,
     )
 
     # The family this config belongs to (a class attribute, not a field): see gannotes.gans.

@@ -57,6 +57,7 @@ __all__ = [
     "g_least_squares_loss",
     "identity_loss",
     "g_loss",
+    "input_gradient",
     "g_minimax_loss",
     "g_nonsaturating_loss",
     "g_wasserstein_loss",
@@ -171,6 +172,24 @@ def g_wasserstein_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
+def input_gradient(output: torch.Tensor, inputs: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """The gradient of the scalar ``output`` (a sum over the batch ``inputs``) with respect to
+    ``inputs``, differentiable (the graph is kept: a penalty built from it is minimised by a
+    double backward), in float32.
+
+    Under fp16 autocast a gradient can underflow to zero before it is squared. As in PyTorch's
+    AMP example for gradient penalties, ``output`` is multiplied by a factor before
+    differentiating and the gradient divided by it after, which changes nothing in exact
+    arithmetic (tested) and keeps small gradients representable. The factor is the gradient
+    scaler's ``scale`` divided by the batch size: a sum's gradient reaches every sample whole,
+    and ``scale`` itself (2^16 at the start) would overflow float16 (largest 65,504), as the
+    scaled mean of a loss does not.
+    """
+    factor = scale / max(inputs.shape[0], 1) if scale != 1.0 else 1.0
+    (grad,) = torch.autograd.grad(output * factor, inputs, create_graph=True)
+    return grad.float() / factor
+
+
 def gradient_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
@@ -179,6 +198,7 @@ def gradient_penalty(
     *,
     eps: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    scale: float = 1.0,
 ) -> torch.Tensor:
     """WGAN-GP's penalty (Gulrajani et al. 2017, Eq. 3): ``weight * E[(||grad f(x_hat)|| - 1)^2]``.
 
@@ -188,7 +208,8 @@ def gradient_penalty(
     features. ``create_graph=True`` keeps the gradient differentiable, so the penalty itself can
     be minimised with respect to the critic's weights (a double backward). The paper's
     weight (lambda) is 10. Use it without BatchNorm in the critic: the penalty is per sample, and
-    batch statistics mix the samples.
+    batch statistics mix the samples. ``scale`` is the fp16 gradient scaler's factor (see
+    :func:`input_gradient`).
     """
     if real.shape != fake.shape:
         raise ValueError(
@@ -200,7 +221,7 @@ def gradient_penalty(
     eps = eps.to(real.device, real.dtype).reshape(n, *([1] * (real.ndim - 1)))
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    grad = input_gradient(scores.sum(), x_hat, scale)
     slope = grad.flatten(1).norm(2, dim=1)  # [N]: ||grad f(x_hat_i)||
     return weight * (slope - 1).square().mean()
 
@@ -252,7 +273,9 @@ def g_least_squares_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- R1 (2018)
 
 
-def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor, gamma: float) -> torch.Tensor:
+def r1_penalty(
+    real_logits: torch.Tensor, reals: torch.Tensor, gamma: float, scale: float = 1.0
+) -> torch.Tensor:
     """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
     Eq. 9): ``gamma / 2 * E_x[||grad_x D(x)||^2]`` on real data, added to D's loss.
 
@@ -264,7 +287,7 @@ def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor, gamma: float) -> 
     _check_scores("real_logits", real_logits)
     if not reals.requires_grad:
         raise ValueError("r1_penalty: reals must require grad before D(reals) is computed")
-    (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
+    grad = input_gradient(real_logits.sum(), reals, scale)
     return 0.5 * gamma * grad.square().flatten(1).sum(1).mean()
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import parallel
 from .checkpoint import (
     CHECKPOINT_NAME,
     CheckpointError,
@@ -216,7 +217,10 @@ class Trainer:
         if self.device.type == "cpu":
             limit_threads()  # a container's CPU quota (Binder: 1 CPU), not the host's cores
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.precision = Precision(self.device)
+        self.precision = Precision(self.device, config.precision)
+        # A data-parallel run (gannotes.parallel) when this process is one of several.
+        self.distributed = parallel.current()
+        rank = self.distributed.rank if self.distributed else 0
 
         torch.manual_seed(config.seed)
         self.family: Family = family_cls(config, self.device)
@@ -225,6 +229,11 @@ class Trainer:
         if config.ema > 0:
             for name in family_cls.ema_networks:
                 self.family.networks[f"{name}_ema"] = ema_copy(self.family.networks[name])
+        if self.distributed:
+            parallel.broadcast_networks(self.family.networks)
+        self.compiled: list[str] = []  # networks compiled (config.compile)
+        self.not_compiled: dict[str, str] = {}  # network -> why it was left uncompiled
+        self._prepare_networks()
         self.ema_updates = 0
         # The schedule scales each parameter group's rate as the family built it.
         self._base_lrs = {
@@ -234,11 +243,12 @@ class Trainer:
 
         # Separate generators: noise, data order, fixed inputs, the step's other randomness
         # (instance noise, augmentation, label flips, interpolation points). Their states go in
-        # checkpoints.
-        self.noise_gen = torch.Generator().manual_seed(config.seed + 1)
+        # checkpoints. In a data-parallel run each process draws its own noise and tricks (rank 0
+        # draws what a one-process run draws); the data order and fixed inputs are shared.
+        self.noise_gen = torch.Generator().manual_seed(config.seed + 1 + 7919 * rank)
         self.data_gen = torch.Generator().manual_seed(config.seed + 2)
         fixed_gen = torch.Generator().manual_seed(config.seed + 3)
-        self.trick_gen = torch.Generator().manual_seed(config.seed + 4)
+        self.trick_gen = torch.Generator().manual_seed(config.seed + 4 + 7919 * rank)
         self.fixed = self.family.latent(config.n_fixed, fixed_gen)
 
         self.data_source = ""
@@ -270,6 +280,26 @@ class Trainer:
         self.snapshots: list[torch.Tensor] = []
         self.snapshot_steps: list[int] = []
         self.snapshot_every = config.snapshot_every
+        self.amp_skipped = 0  # fp16 steps the scaler skipped (inf or NaN gradients)
+        self._nonfinite_streak = 0
+
+    def _prepare_networks(self) -> None:
+        """Apply the hardware knobs to the networks being trained: channels-last memory
+        format, and torch.compile (in place, so state dicts keep their names) for every
+        network that no penalty differentiates twice (compile has no double backward)."""
+        cfg = self.config
+        if cfg.channels_last:
+            for net in self.family.networks.values():
+                net.to(memory_format=torch.channels_last)
+        if not cfg.compile:
+            return
+        twice = self.family.differentiated_twice()
+        for name in self.family.optimizers:
+            if name in twice:
+                self.not_compiled[name] = twice[name]
+                continue
+            self.family.networks[name].compile()
+            self.compiled.append(name)
 
     def _check_data(self, data: Any, family_cls: type[Family]) -> dict[str, torch.Tensor]:
         """The fields the family needs, checked (aligned, images [N, 1, 28, 28], at least a
@@ -343,14 +373,34 @@ class Trainer:
         ``data_fields`` (e.g. images and labels)."""
         b = self.config.batch_size
         if self.data is None:
-            return toy_data(self.config.dataset, b, generator=self.data_gen).to(self.device)
-        if self._pos + b > len(self._perm):
+            # toy points are fresh draws: each process draws its own from the shared stream's
+            # rank-th batch of the step
+            world, rank = self._world()
+            points = [
+                toy_data(self.config.dataset, b, generator=self.data_gen) for _ in range(world)
+            ]
+            return points[rank].to(self.device)
+        # A data-parallel run takes world x b indices of the shared epoch order per batch, and
+        # each process the rank-th b of them: the processes together see what one process with
+        # the world-times batch would.
+        world, rank = self._world()
+        if self._pos + world * b > len(self._perm):
             self._perm = torch.randperm(self.n_data, generator=self.data_gen)
             self._pos = 0
-        idx = self._perm[self._pos : self._pos + b].to(self.device)
-        self._pos += b
-        batch = tuple(t[idx] for t in self.data.values())
+        start = self._pos + rank * b
+        idx = self._perm[start : start + b].to(self.device)
+        self._pos += world * b
+        batch = tuple(self._memory_format(t[idx]) for t in self.data.values())
         return batch[0] if len(batch) == 1 else batch
+
+    def _world(self) -> tuple[int, int]:
+        d = self.distributed
+        return (d.world_size, d.rank) if d else (1, 0)
+
+    def _memory_format(self, t: torch.Tensor) -> torch.Tensor:
+        if self.config.channels_last and t.ndim == 4:
+            return t.contiguous(memory_format=torch.channels_last)
+        return t
 
     # ------------------------------------------------------------------ training
     def progress(self) -> float:
@@ -417,6 +467,7 @@ class Trainer:
             noise=self.noise,
             trick_gen=self.trick_gen,
             precision=self.precision,
+            all_reduce=parallel.all_reduce_gradients if self.distributed else None,
         )
 
     def train_step(self) -> dict[str, torch.Tensor]:
@@ -429,6 +480,8 @@ class Trainer:
         self._set_learning_rates()
         stats = self.family.step(batches, self.step_context())
         self.precision.scaler.update()  # once per step, after every optimizer (no-op in fp32)
+        if self.distributed:  # BatchNorm's running statistics, the same in every process
+            parallel.average_buffers(self.networks)
         if self.config.ema > 0 and self.family.ema_active(self.step):
             decay = ema_decay(self.config.ema, self.ema_updates)
             for name in type(self.family).ema_networks:
@@ -437,18 +490,38 @@ class Trainer:
         self.step += 1
         return stats
 
+    # fp16: how many steps in a row may have non-finite losses (each skipped by the scaler,
+    # which halves its factor: 2^16 falls to 1 in 16 halvings) before the run counts as diverged
+    MAX_SKIPPED_IN_A_ROW = 20
+
     def _transfer(self) -> None:
-        """Bring the pending steps' statistics to the CPU (one transfer for all of them) and
-        raise TrainingDiverged at the first step with a non-finite loss."""
+        """Bring the pending steps' statistics to the CPU (one transfer for all of them; in a
+        data-parallel run, their mean over the processes) and raise TrainingDiverged at the
+        first step with a non-finite loss. Under fp16 a non-finite step was skipped by the
+        gradient scaler: it is counted (``amp_skipped``) and left out of the history, and
+        only a run of :attr:`MAX_SKIPPED_IN_A_ROW` of them in a row counts as diverged."""
         if not self._pending:
             return
-        flat = torch.stack([v.float() for _, s, _ in self._pending for v in s.values()]).tolist()
+        flat = torch.stack([v.float() for _, s, _ in self._pending for v in s.values()])
+        if self.distributed:
+            flat = parallel.all_reduce_mean(flat)
+        flat = flat.tolist()
         i = 0
+        scaled = self.precision.scaler.is_enabled()
         for step, stats, seconds in self._pending:
             row = dict(zip(stats, flat[i : i + len(stats)], strict=True))
             i += len(stats)
             losses = {k: v for k, v in row.items() if k.startswith("loss")}
-            if not all(math.isfinite(v) for v in losses.values()):
+            finite = all(math.isfinite(v) for v in losses.values())
+            if scaled and not finite:
+                self._nonfinite_streak += 1
+                self.amp_skipped += 1
+                if self._nonfinite_streak < self.MAX_SKIPPED_IN_A_ROW:
+                    row = {k: v for k, v in row.items() if math.isfinite(v)}
+                    row["amp_skipped"] = 1.0
+                    self._unlogged.append((step, row, seconds))
+                    continue
+            if not finite:
                 kept = self.checkpoint_path
                 where = (
                     f"the last good checkpoint is kept at {kept}"
@@ -456,10 +529,16 @@ class Trainer:
                     else "no checkpoint was written yet"
                 )
                 shown = ", ".join(f"{k}={v}" for k, v in losses.items())
+                streak = (
+                    f" ({self._nonfinite_streak} fp16 steps in a row skipped)" if scaled else ""
+                )
                 raise TrainingDiverged(
-                    f"training diverged at step {step + 1}: {shown}; {where}. "
+                    f"training diverged at step {step + 1}: {shown}{streak}; {where}. "
                     "Try lower learning rates."
                 )
+            self._nonfinite_streak = 0
+            if scaled:
+                row["amp_skipped"] = 0.0
             self._unlogged.append((step, row, seconds))
         self._pending = []
 
@@ -473,7 +552,13 @@ class Trainer:
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
-        seen = len(self._unlogged) * self.config.batch_size * self.family.batches_per_step()
+        # every process's images (a data-parallel run sees world x batch_size per batch)
+        seen = (
+            len(self._unlogged)
+            * self.config.batch_size
+            * self.family.batches_per_step()
+            * self._world()[0]
+        )
         seconds = sum(t for _, _, t in self._unlogged)
         self._unlogged = []
         row = {"step": self.step, **{k: sums[k] / counts[k] for k in sums}}
@@ -513,10 +598,11 @@ class Trainer:
         budget_s = None if minutes is None else 60.0 * minutes
         self.budget_steps, self.budget_s = steps, budget_s  # for the lr schedule
         cfg = self.config
+        main = self.distributed is None or self.distributed.is_main
         bar = tqdm(
             total=steps if steps is not None else None,
             initial=self.step if steps is not None else 0,
-            disable=not progress,
+            disable=not (progress and main),
             desc=f"{cfg.model} on {cfg.dataset}",
             unit="step",
         )
@@ -527,11 +613,17 @@ class Trainer:
                 while True:
                     if steps is not None and self.step >= steps:
                         break
+                    stop_now = stop.requested
+                    if self.distributed:  # every process stops at the same step
+                        self.elapsed, agreed_stop = parallel.agree(
+                            [self.elapsed, float(stop.requested)], self.device
+                        )
+                        stop_now = agreed_stop > 0
                     if budget_s is not None and self.elapsed >= budget_s:
                         break
                     if self.schedule_finished:
                         break  # the learning rates are 0: more steps would not move G
-                    if stop.requested:
+                    if stop_now:
                         break
                     t0 = time.perf_counter()
                     step = self.step
@@ -618,6 +710,18 @@ class Trainer:
             "snapshots": self.snapshots,
             "snapshot_steps": self.snapshot_steps,
             "snapshot_every": self.snapshot_every,
+            "amp_skipped": self.amp_skipped,
+            "nonfinite_streak": self._nonfinite_streak,
+            "world_size": self._world()[0],
+            # a data-parallel run: each process's own random streams, by rank
+            "rng_ranks": parallel.gather(self._rank_rng()) if self.distributed else [],
+        }
+
+    def _rank_rng(self) -> dict[str, torch.Tensor]:
+        return {
+            "torch": torch.get_rng_state(),
+            "noise": self.noise_gen.get_state(),
+            "tricks": self.trick_gen.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -646,6 +750,14 @@ class Trainer:
             net.load_state_dict(state["networks"][name])
         for name, opt in self.optimizers.items():
             _load_optimizer_state(opt, state["optimizers"][name])
+        world = self._world()[0]
+        if int(state.get("world_size", 1)) != world:
+            raise GannotesError(
+                f"the run was trained with {state.get('world_size', 1)} process(es), this is "
+                f"{world}: resume it with the same number (torchrun --nproc_per_node "
+                f"{state.get('world_size', 1)}), since each process's random state is in the "
+                "checkpoint"
+            )
         if state.get("scaler"):
             self.precision.scaler.load_state_dict(state["scaler"])
         self.family.load_state_dict(state.get("family_state", {}))
@@ -669,13 +781,23 @@ class Trainer:
         self.snapshots = list(state["snapshots"])
         self.snapshot_steps = list(state["snapshot_steps"])
         self.snapshot_every = int(state["snapshot_every"])
+        self.amp_skipped = int(state.get("amp_skipped", 0))
+        self._nonfinite_streak = int(state.get("nonfinite_streak", 0))
+        if self.distributed:  # this process's own streams
+            own = state["rng_ranks"][self.distributed.rank]
+            torch.set_rng_state(own["torch"])
+            self.noise_gen.set_state(own["noise"])
+            self.trick_gen.set_state(own["tricks"])
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write a checkpoint atomically (default: ``out_dir/checkpoint.pt``)."""
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None:
             raise GannotesError("this run has no out_dir; give save() a path")
-        return save_checkpoint(path, self.state_dict())
+        state = self.state_dict()  # every process takes part (it gathers their random states)
+        if self.distributed and not self.distributed.is_main:
+            return path  # rank 0 writes
+        return save_checkpoint(path, state)
 
     @classmethod
     def resume(

@@ -60,13 +60,13 @@ from .viz import decision_surface, plot_points
 
 __all__ = ["LIVE_OPTIONS", "RESET_OPTIONS", "GANLab", "benchmark_frame", "draw", "gan_lab"]
 
-# The lab's options are the classic family's knobs (gannotes.config.knob): those declared
+# The lab's options are the classic family's training knobs (gannotes.config.knob): those declared
 # `rebuild` (they change the networks, optimizers or data) wait for reset(), the others act on
 # the running trainer at once. Knobs that declare a `widget` get a control, in declaration order.
 _KNOBS = {
     name: spec
     for name, spec in knobs(ClassicConfig).items()
-    if spec.group != "run" and name not in ("model", "dataset")
+    if spec.group not in ("run", "hardware") and name not in ("model", "dataset")
 }
 LIVE_OPTIONS = tuple(name for name, spec in _KNOBS.items() if not spec.rebuild)
 RESET_OPTIONS = (*(name for name, spec in _KNOBS.items() if spec.rebuild), "dataset", "hidden")

@@ -338,11 +338,16 @@ def adversarial_step(
             else:
                 loss_d = obj.d_loss(real_scores, fake_scores)
             if opts.r1:
-                penalties["r1"] = r1_penalty(real_scores, real, opts.r1)
+                penalties["r1"] = r1_penalty(real_scores, real, opts.r1, ctx.grad_scale)
                 loss_d = loss_d + penalties["r1"]
             if opts.gp:
                 penalties["gp"] = gradient_penalty(
-                    D, real_view, fake_view, opts.gp, generator=opts.generator
+                    D,
+                    real_view,
+                    fake_view,
+                    opts.gp,
+                    generator=opts.generator,
+                    scale=ctx.grad_scale,
                 )
                 loss_d = loss_d + penalties["gp"]
         opt_d.zero_grad(set_to_none=True)
@@ -436,6 +441,11 @@ class Classic(Family):
             train_g=step >= cfg.d_pretrain_steps,  # pre-training D: G waits
             generator=generator,
         )
+
+    def differentiated_twice(self) -> dict[str, str]:
+        cfg = self.config
+        named = [name for name, on in (("R1", cfg.r1), ("the gradient penalty", cfg.gp)) if on]
+        return {"D": " and ".join(named)} if named else {}
 
     def step(self, batches: list[torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
         G, D = self.networks["G"], self.networks["D"]

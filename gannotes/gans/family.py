@@ -42,24 +42,48 @@ def to_device(x: Any, device: torch.device) -> Any:
     return x.to(device)
 
 
-class Precision:
-    """The autocast context and gradient scaler of a run.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-    In float32 (today's only setting) both are no-ops: ``autocast()`` is a null context and the
-    scaler is disabled, so ``scaler.scale(loss)`` is ``loss`` and ``scaler.step(opt)`` is
-    ``opt.step()``. Steps are written against them, so that mixed precision is a switch.
+
+class Precision:
+    """The autocast context and gradient scaler of a run (``precision``: fp32, bf16 or fp16).
+
+    * fp32: both are no-ops: ``autocast()`` is a null context and the scaler is disabled, so
+      ``scaler.scale(loss)`` is ``loss`` and ``scaler.step(opt)`` is ``opt.step()``.
+    * bf16: autocast runs matrix products and convolutions in bfloat16; no scaler, since
+      bfloat16 has float32's exponent range (gradients do not underflow).
+    * fp16: autocast in float16 and a gradient scaler: the loss is multiplied by a large factor
+      before backward so small gradients do not flush to zero, the gradients are divided by it
+      before the optimizer steps, and a step whose gradients hold inf or NaN is skipped (the
+      factor then halves). ``update()`` runs once per training step, after every optimizer.
+
+    Steps are written against this object, so precision is a switch, not a rewrite.
     """
 
-    def __init__(self, device: torch.device, dtype: torch.dtype = torch.float32):
-        self.device_type, self.dtype = torch.device(device).type, dtype
-        self.enabled = dtype != torch.float32
+    def __init__(self, device: torch.device, precision: str | torch.dtype = "fp32"):
+        if isinstance(precision, torch.dtype):
+            names = {v: k for k, v in DTYPES.items()}
+            precision = names.get(precision, str(precision))
+        if precision not in DTYPES:
+            raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(DTYPES)}")
+        self.name = precision
+        self.device_type, self.dtype = torch.device(device).type, DTYPES[precision]
+        self.enabled = self.dtype != torch.float32
         # float16 needs loss scaling against underflow; bfloat16 has float32's range.
-        self.scaler = torch.amp.GradScaler(self.device_type, enabled=dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=self.dtype == torch.float16)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if not self.enabled:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=self.dtype)
+
+    @property
+    def grad_scale(self) -> float:
+        """The factor the scaler multiplies losses by now (1.0 without a scaler). Penalties
+        that take a gradient inside the step (R1, the gradient penalty, path length) multiply
+        what they differentiate by it and divide the gradient by it, as PyTorch's AMP examples
+        do, so that the gradient does not underflow in float16."""
+        return self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
 
 
 @dataclass
@@ -77,6 +101,10 @@ class StepContext:
     noise: Callable[[int], Any] | None = None
     trick_gen: torch.Generator | None = None
     precision: Precision | None = None
+    # In a data-parallel run (gannotes.parallel): averages an optimizer's gradients over the
+    # processes before it steps. Only that optimizer's: D's gradients are not exchanged while
+    # G updates.
+    all_reduce: Callable[[torch.optim.Optimizer], None] | None = None
 
     def __post_init__(self):
         if self.precision is None:
@@ -89,6 +117,11 @@ class StepContext:
     def scaler(self) -> torch.amp.GradScaler:
         return self.precision.scaler
 
+    @property
+    def grad_scale(self) -> float:
+        """See :attr:`Precision.grad_scale`: pass it to the penalties as their ``scale``."""
+        return self.precision.grad_scale
+
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, through the gradient scaler (a no-op in float32)."""
         self.scaler.scale(loss).backward()
@@ -96,8 +129,14 @@ class StepContext:
     def update(
         self, opt: torch.optim.Optimizer, params: Sequence[torch.Tensor], clip: float | None
     ) -> torch.Tensor:
-        """Unscale the gradients, clip their norm (when asked), step ``opt``; returns the norm
-        before clipping, as a tensor (no synchronisation with the device)."""
+        """Average the gradients over the processes of a data-parallel run, unscale them,
+        clip their norm (when asked), step ``opt``; returns the norm before clipping, as a
+        tensor (no synchronisation with the device).
+
+        The average comes first, so every process unscales the same gradients and the fp16
+        scaler of each takes the same decision (step or skip)."""
+        if self.all_reduce is not None:
+            self.all_reduce(opt)
         self.scaler.unscale_(opt)
         grads = [p.grad for p in params if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)
@@ -176,6 +215,12 @@ class Family:
     def step(self, batches: list[Any], ctx: StepContext) -> dict[str, torch.Tensor]:
         """One training step: update every player once; return detached scalar tensors."""
         raise NotImplementedError
+
+    def differentiated_twice(self) -> dict[str, str]:
+        """The networks a penalty of this config differentiates twice (a gradient of a
+        gradient), each with the penalty's name: torch.compile has no double backward, so the
+        Trainer leaves them uncompiled."""
+        return {}
 
     def ema_active(self, step: int) -> bool:
         """Whether the EMA networks follow their networks after this step (False while the

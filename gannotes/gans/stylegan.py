@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from ..config import TrainerConfig, knob
-from ..losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from ..losses import d_logistic_loss, g_nonsaturating_loss, input_gradient, r1_penalty
 from ..models import config_for
 from ..models.stylegan import BLOCKS, StyleDiscriminator, StyleGenerator
 from .family import Family, StepContext, make_optimizer
@@ -131,12 +131,15 @@ def mix_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.Tens
     return torch.where(layer < crossover, ws_a, ws_b)
 
 
-def path_lengths(images: torch.Tensor, ws: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def path_lengths(
+    images: torch.Tensor, ws: torch.Tensor, y: torch.Tensor, scale: float = 1.0
+) -> torch.Tensor:
     """StyleGAN2's path lengths (Sec. 3.2): ``|J_w^T y|`` per sample, J the Jacobian of the
     images with respect to w, y a random image; averaged over the style layers' copies of w as
     the authors do (``sqrt(mean_layers sum_dims g^2)``). The graph is kept, so the penalty
-    built from it trains G."""
-    (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)  # [N, L, D]
+    built from it trains G. ``scale``: the fp16 gradient scaler's factor
+    (gannotes.losses.input_gradient)."""
+    grad = input_gradient((images.float() * y).sum(), ws, scale)  # [N, L, D]
     return grad.square().sum(2).mean(1).sqrt()
 
 
@@ -219,6 +222,13 @@ class StyleGAN(Family):
             ws = mix_ws(ws, G.ws(z2), cutoff)
         return ws
 
+    def differentiated_twice(self) -> dict[str, str]:
+        cfg = self.config
+        twice = {"D": "R1"} if cfg.r1 > 0 else {}
+        if cfg.pl_weight > 0:
+            twice["G"] = "the path-length penalty"
+        return twice
+
     def step(self, batches: list[torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
         G, D = self.networks["G"], self.networks["D"]
         cfg = self.config
@@ -252,7 +262,7 @@ class StyleGAN(Family):
             real_logits, fake_logits = D(real), D(fake)
             loss_d = d_logistic_loss(real_logits, fake_logits)
             if lazy_r1:
-                r1 = r1_penalty(real_logits, real, cfg.r1 * cfg.r1_every)
+                r1 = r1_penalty(real_logits, real, cfg.r1 * cfg.r1_every, ctx.grad_scale)
                 stats["r1"] = r1.detach()
                 loss_d = loss_d + r1
         self.optimizers["D"].zero_grad(set_to_none=True)
@@ -271,7 +281,7 @@ class StyleGAN(Family):
         ws = self._mixed_ws(G, z, ctx)
         img = G.synthesis(ws, noise or None)  # [n, C, H, W]
         y = torch.randn(img.shape, generator=ctx.trick_gen).to(img.device)
-        lengths = path_lengths(img, ws, y / math.sqrt(img.shape[2] * img.shape[3]))
+        lengths = path_lengths(img, ws, y / math.sqrt(img.shape[2] * img.shape[3]), ctx.grad_scale)
         with torch.no_grad():  # a <- a + 0.01 (mean length - a), as the authors' decay 0.01
             self.pl_mean.lerp_(lengths.mean().detach(), 0.01)
         return cfg.pl_weight * cfg.pl_every * (lengths - self.pl_mean).square().mean()

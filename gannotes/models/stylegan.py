@@ -243,7 +243,7 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = _lrelu(layer(x))
         if self.training:
-            self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.cfg.w_avg_decay))
+            self.w_avg.copy_(x.detach().float().mean(0).lerp(self.w_avg, self.cfg.w_avg_decay))
         return x  # [N, w_dim]
 
 
