@@ -14,8 +14,9 @@ hidden codes), ``style`` (StyleGAN's latent-space measurements: truncated z, per
 length, redraw std), ``features`` (our Fashion-MNIST feature network), ``evaluation`` (scoring samples),
 ``quality`` (memorisation check, the real-or-fake game), ``viz`` (grids, curves, animations),
 ``widgets`` (the in-notebook GAN Lab), ``exercises`` (checks for the notebooks' exercises),
-``wasserstein`` (W1 in closed form and a critic that estimates it), ``hardware`` (CPU threads)
-and ``cli`` (``python -m gannotes``). Importing it needs no Jupyter.
+``wasserstein`` (W1 in closed form and a critic that estimates it), ``hardware`` (CPU threads),
+``bench`` (steps/s, memory, profiles, data loading, live readings), ``parallel`` (data-parallel
+training under torchrun) and ``cli`` (``python -m gannotes``). Importing it needs no Jupyter.
 """
 
 __version__ = "0.1.0"

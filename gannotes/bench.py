@@ -478,7 +478,7 @@ class Readings:
             speed = trainer.history["images_per_s"][-1]
             out["images_per_s"] = round(speed, 1)
             if trainer.n_data:
-                out["epoch_minutes"] = round(trainer.n_data / speed / 60, 2)
+                out["epoch_minutes"] = round(trainer.n_data / speed / 60, 3)
         return out
 
 

@@ -276,7 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compile", action="store_true", help="also time torch.compile'd networks")
     bench.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     bench.add_argument(
-        "--batch-size", type=_positive(int), default=None, help="default: each recipe's"
+        "--batch-size",
+        type=_positive(int),
+        nargs="+",
+        default=None,
+        help="batch sizes to time (default: each recipe's)",
     )
     bench.add_argument(
         "--threads", type=_positive(int), nargs="+", default=None,
@@ -750,12 +754,17 @@ def _bench(args) -> int:
             channels_last=cl,
             compile=c,
             device=device,
-            batch_size=args.batch_size,
+            batch_size=b,
             threads=t,
             steps=args.steps,
         )
-        for m, t, p, cl, c in itertools.product(
-            args.family, args.threads or [None], args.precision, layouts, compiles
+        for m, b, t, p, cl, c in itertools.product(
+            args.family,
+            args.batch_size or [None],
+            args.threads or [None],
+            args.precision,
+            layouts,
+            compiles,
         )
     ]
     print(f"timing {len(configs)} configuration(s) on {device}, {args.steps} steps each...",

@@ -20,7 +20,7 @@ Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_equilibrium_value``; 02 ``check_smooth_targets``; 03 ``check_ac_class_loss``,
 ``check_projection_score``; 04 ``check_cycle_loss``, ``check_identity_loss``; 05
 ``check_modulation``, ``check_truncation``; 06 ``check_gradient_penalty``; 07 ``check_fid``,
-``check_game``.
+``check_game``; 08 ``check_unscale``, ``check_payback``.
 """
 
 from __future__ import annotations
@@ -55,9 +55,13 @@ __all__ = [
     "check_game",
     "check_gradient_penalty",
     "check_identity_loss",
+    "check_modulation",
+    "check_payback",
     "check_projection_score",
     "check_smooth_targets",
     "check_to_bytes",
+    "check_truncation",
+    "check_unscale",
 ]
 
 Say = Callable[[str], Any]
@@ -1005,5 +1009,117 @@ def check_truncation(fn: Any, say: Say = print) -> bool | None:
     say(
         "correct: w' = w_avg + psi (w - w_avg); psi = 1 keeps w, psi = 0 gives the average image, "
         "in between trades variety for typicality"
+    )
+    return True
+
+
+# ----------------------------------------------------------------------------- notebook 08
+
+
+def check_unscale(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(scaled_grads, scale) -> (grads, found_inf)`` with what the fp16 gradient
+    scaler does before an optimizer steps (``GradScaler.unscale_``): every gradient divided by
+    ``scale``, and ``found_inf`` True when any of them holds an inf *or a NaN* (the step is then
+    skipped and the scale halved).
+
+    Hints for: multiplying by the scale, missing NaN (``isinf`` alone), and not flagging at all.
+    """
+    if fn is None:
+        say("not attempted yet: define my_unscale and run the cell again")
+        return None
+    gen = torch.Generator().manual_seed(8)
+    scale = 1024.0
+    cases = [
+        ([torch.randn(3, 4, generator=gen) * scale, torch.randn(5, generator=gen) * scale], False),
+        ([torch.randn(3, 4, generator=gen), torch.tensor([1.0, float("inf")])], True),
+        ([torch.tensor([float("nan"), 2.0]), torch.randn(2, generator=gen)], True),
+    ]
+    for grads, has_inf in cases:
+        try:
+            out = _call(fn, "my_unscale", [g.clone() for g in grads], scale)
+            flag = out[1] if isinstance(out, tuple | list) and len(out) == 2 else None
+            if flag is None or (
+                isinstance(flag, torch.Tensor | np.ndarray | list | tuple) and np.size(flag) != 1
+            ):
+                raise _NotYet("return two things: (list of unscaled gradients, found_inf)")
+            got, found = out
+            got = [torch.as_tensor(g, dtype=torch.float32) for g in got]
+            if len(got) != len(grads) or any(
+                a.shape != b.shape for a, b in zip(got, grads, strict=True)
+            ):
+                raise _NotYet("return one unscaled gradient per gradient, of the same shape")
+            found = bool(found)
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        except (TypeError, ValueError, RuntimeError) as e:
+            say(f"not yet: found_inf should be True or False ({type(e).__name__})")
+            return False
+        if not has_inf:
+            if all(torch.allclose(a, b * scale) for a, b in zip(got, grads, strict=True)):
+                say("not yet: the scaled gradients are scale times too big: divide by the scale")
+                return False
+            if not all(torch.allclose(a, b / scale) for a, b in zip(got, grads, strict=True)):
+                say("not yet: each gradient is the scaled one divided by the scale")
+                return False
+        if found != has_inf:
+            if has_inf and torch.isnan(torch.cat([g.reshape(-1) for g in grads])).any():
+                say(
+                    "not yet: a NaN must skip the step too: torch.isinf misses it; use "
+                    "~torch.isfinite(g).all()"
+                )
+            elif has_inf:
+                say("not yet: a gradient holds inf: found_inf must be True (the step is skipped)")
+            else:
+                say("not yet: these gradients are all finite: found_inf must be False")
+            return False
+    say(
+        "correct: divide by the scale, and skip the step (halving the scale) when any gradient "
+        "is not finite: that is GradScaler.unscale_ and step"
+    )
+    return True
+
+
+def check_payback(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(compile_s, eager_step_s, compiled_step_s) -> steps`` with the number of steps
+    after which compiling pays back: the one-off compile time over the time saved per step,
+    ``compile_s / (eager_step_s - compiled_step_s)``, and ``math.inf`` when the compiled step
+    is not faster (it never pays back).
+
+    Hints for: a negative count instead of inf, the saving inverted, dividing by the compiled
+    step's time (how many compiled steps the compile time would buy).
+    """
+    if fn is None:
+        say("not attempted yet: define my_payback and run the cell again")
+        return None
+    for compile_s, eager, compiled in ((30.0, 0.05, 0.03), (12.0, 0.2, 0.05), (30.0, 0.05, 0.06)):
+        want = compile_s / (eager - compiled) if eager > compiled else math.inf
+        try:
+            got = _number(_call(fn, "my_payback", compile_s, eager, compiled))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if math.isinf(want) and math.isinf(got) and got > 0:
+            continue
+        if not math.isinf(want) and _close(got, want, 1e-6):
+            continue
+        if math.isinf(want):
+            say(
+                "not yet: when the compiled step is slower, compiling never pays back: "
+                "return math.inf"
+            )
+        elif _close(got, compile_s / compiled, 1e-6):
+            say(
+                "not yet: that is how many compiled steps the compile time would run; "
+                "divide by the time *saved* per step"
+            )
+        elif _close(got, (eager - compiled) / compile_s, 1e-6):
+            say("not yet: upside down: compile time over the saving per step")
+        else:
+            say("not yet: the compile time is paid once; each step saves eager - compiled")
+        return False
+    say(
+        "correct: compile_s / (eager - compiled) steps, and never when compiled is not faster; "
+        "a run shorter than that is faster without compiling"
     )
     return True

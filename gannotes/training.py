@@ -281,7 +281,7 @@ class Trainer:
         self.snapshot_steps: list[int] = []
         self.snapshot_every = config.snapshot_every
         self.amp_skipped = 0  # fp16 steps the scaler skipped (inf or NaN gradients)
-        self._nonfinite_streak = 0
+        self._skipped_streak = 0  # fp16 steps skipped in a row
 
     def _prepare_networks(self) -> None:
         """Apply the hardware knobs to the networks being trained: channels-last memory
@@ -298,7 +298,8 @@ class Trainer:
             if name in twice:
                 self.not_compiled[name] = twice[name]
                 continue
-            self.family.networks[name].compile()
+            for module in self.family.compiled_modules(name):
+                module.compile()
             self.compiled.append(name)
 
     def _check_data(self, data: Any, family_cls: type[Family]) -> dict[str, torch.Tensor]:
@@ -478,8 +479,13 @@ class Trainer:
         """
         batches = [self.real_batch() for _ in range(self.family.batches_per_step())]
         self._set_learning_rates()
+        scaled = self.precision.scaler.is_enabled()
+        before = self.precision.scale_tensor() if scaled else None
         stats = self.family.step(batches, self.step_context())
         self.precision.scaler.update()  # once per step, after every optimizer (no-op in fp32)
+        if scaled:  # the factor falls after a step the scaler skipped
+            after = self.precision.scale_tensor()
+            stats = {**stats, "amp_scale": after, "amp_skipped": (after < before).float()}
         if self.distributed:  # BatchNorm's running statistics, the same in every process
             parallel.average_buffers(self.networks)
         if self.config.ema > 0 and self.family.ema_active(self.step):
@@ -490,16 +496,19 @@ class Trainer:
         self.step += 1
         return stats
 
-    # fp16: how many steps in a row may have non-finite losses (each skipped by the scaler,
-    # which halves its factor: 2^16 falls to 1 in 16 halvings) before the run counts as diverged
-    MAX_SKIPPED_IN_A_ROW = 20
+    # fp16: how many steps in a row the gradient scaler may skip (each halves its factor: 40
+    # halvings take 2^16 to 2^-24) before the run counts as diverged
+    MAX_SKIPPED_IN_A_ROW = 40
 
     def _transfer(self) -> None:
         """Bring the pending steps' statistics to the CPU (one transfer for all of them; in a
         data-parallel run, their mean over the processes) and raise TrainingDiverged at the
-        first step with a non-finite loss. Under fp16 a non-finite step was skipped by the
-        gradient scaler: it is counted (``amp_skipped``) and left out of the history, and
-        only a run of :attr:`MAX_SKIPPED_IN_A_ROW` of them in a row counts as diverged."""
+        first step with a non-finite loss.
+
+        Under fp16 the gradient scaler skips a step whose gradients overflowed (its factor,
+        logged as ``amp_scale``, then falls): such steps are counted (``amp_skipped``, a column
+        of the history too), their non-finite values left out of the history, and only
+        :attr:`MAX_SKIPPED_IN_A_ROW` skips in a row count as diverged."""
         if not self._pending:
             return
         flat = torch.stack([v.float() for _, s, _ in self._pending for v in s.values()])
@@ -513,15 +522,16 @@ class Trainer:
             i += len(stats)
             losses = {k: v for k, v in row.items() if k.startswith("loss")}
             finite = all(math.isfinite(v) for v in losses.values())
-            if scaled and not finite:
-                self._nonfinite_streak += 1
-                self.amp_skipped += 1
-                if self._nonfinite_streak < self.MAX_SKIPPED_IN_A_ROW:
+            if scaled:
+                skipped = not finite or row["amp_skipped"] > 0
+                self._skipped_streak = self._skipped_streak + 1 if skipped else 0
+                self.amp_skipped += skipped
+                if self._skipped_streak < self.MAX_SKIPPED_IN_A_ROW:
                     row = {k: v for k, v in row.items() if math.isfinite(v)}
-                    row["amp_skipped"] = 1.0
+                    row["amp_skipped"] = float(skipped)
                     self._unlogged.append((step, row, seconds))
                     continue
-            if not finite:
+            if not finite or scaled:
                 kept = self.checkpoint_path
                 where = (
                     f"the last good checkpoint is kept at {kept}"
@@ -530,15 +540,12 @@ class Trainer:
                 )
                 shown = ", ".join(f"{k}={v}" for k, v in losses.items())
                 streak = (
-                    f" ({self._nonfinite_streak} fp16 steps in a row skipped)" if scaled else ""
+                    f" ({self._skipped_streak} fp16 steps in a row skipped)" if scaled else ""
                 )
                 raise TrainingDiverged(
                     f"training diverged at step {step + 1}: {shown}{streak}; {where}. "
                     "Try lower learning rates."
                 )
-            self._nonfinite_streak = 0
-            if scaled:
-                row["amp_skipped"] = 0.0
             self._unlogged.append((step, row, seconds))
         self._pending = []
 
@@ -711,10 +718,14 @@ class Trainer:
             "snapshot_steps": self.snapshot_steps,
             "snapshot_every": self.snapshot_every,
             "amp_skipped": self.amp_skipped,
-            "nonfinite_streak": self._nonfinite_streak,
+            "skipped_streak": self._skipped_streak,
             "world_size": self._world()[0],
-            # a data-parallel run: each process's own random streams, by rank
+            # a data-parallel run: each process's own random streams and family state (a
+            # running mean, an image pool of its own fakes), by rank
             "rng_ranks": parallel.gather(self._rank_rng()) if self.distributed else [],
+            "family_state_ranks": (
+                parallel.gather(self.family.state_dict()) if self.distributed else []
+            ),
         }
 
     def _rank_rng(self) -> dict[str, torch.Tensor]:
@@ -782,8 +793,9 @@ class Trainer:
         self.snapshot_steps = list(state["snapshot_steps"])
         self.snapshot_every = int(state["snapshot_every"])
         self.amp_skipped = int(state.get("amp_skipped", 0))
-        self._nonfinite_streak = int(state.get("nonfinite_streak", 0))
+        self._skipped_streak = int(state.get("skipped_streak", 0))
         if self.distributed:  # this process's own streams
+            self.family.load_state_dict(state["family_state_ranks"][self.distributed.rank])
             own = state["rng_ranks"][self.distributed.rank]
             torch.set_rng_state(own["torch"])
             self.noise_gen.set_state(own["noise"])

@@ -104,6 +104,8 @@ def test_fp16_scaler_skips_an_overflowing_step_and_recovers():
     tr.run(steps=40, progress=False)  # not fatal: the factor falls until steps go through
     assert any(not torch.equal(a, b) for a, b in zip(before, tr.G.parameters(), strict=True))
     assert tr.precision.scaler.get_scale() < 2.0**30
+    # each fall of the logged factor is a skipped step, counted
+    assert tr.amp_skipped >= 10 and "amp_scale" in tr.history
 
 
 def _inf_steps(tr, bad_steps):
@@ -122,13 +124,13 @@ def test_fp16_nonfinite_losses_are_skipped_but_a_run_that_never_recovers_stops()
     tr = _dcgan(precision="fp16")
     _inf_steps(tr, {3, 4, 5})
     tr.run(steps=20, progress=False)
-    assert tr.amp_skipped == 3
+    assert tr.amp_skipped >= 3
     assert max(tr.history["amp_skipped"]) > 0
     assert all(math.isfinite(v) for v in tr.history["loss_d"])  # skipped steps left out
 
     tr = _dcgan(precision="fp16")
     _inf_steps(tr, set(range(5, 1000)))
-    with pytest.raises(TrainingDiverged, match="fp16 steps in a row skipped"):
+    with pytest.raises(TrainingDiverged, match="40 fp16 steps in a row skipped"):
         tr.run(steps=60, progress=False)
     # bf16 has no scaler: one non-finite loss stops the run, as in fp32
     tr = _dcgan(precision="bf16")
@@ -188,6 +190,12 @@ def test_compile_leaves_twice_differentiated_networks_eager():
     cfg = default_config("stylegan", "fashion-mnist", compile=True, pl_weight=2.0)
     st = Trainer(cfg, device="cpu", data=torch.rand(64, 1, 28, 28) * 2 - 1)
     assert st.compiled == [] and set(st.not_compiled) == {"G", "D"}
+    # StyleGAN's step calls G's mapping and synthesis, not G itself: those are compiled
+    cfg = default_config("stylegan", "fashion-mnist", compile=True)
+    st = Trainer(cfg, device="cpu", data=torch.rand(64, 1, 28, 28) * 2 - 1)
+    assert st.compiled == ["G"] and st.not_compiled == {"D": "R1"}
+    assert st.G.mapping._compiled_call_impl is not None
+    assert st.G.synthesis._compiled_call_impl is not None
     # state dicts keep their names (nn.Module.compile compiles in place)
     assert set(tr.G.state_dict()) == set(_dcgan().G.state_dict())
 

@@ -260,8 +260,12 @@ def test_gan_lab_and_notebook_02_read_the_declarations():
     with_widget = [n for n, s in knobs(ClassicConfig).items() if s.widget is not None]
     app = widgets.gan_lab("ring", 0, hidden=8, n_points=16, n_arrows=4, resolution=8, batch_size=16)
     assert list(app.controls) == [*with_widget, "dataset"]
-    rebuild = {n for n, s in knobs(ClassicConfig).items() if s.rebuild}
+    rebuild = {n for n, s in knobs(ClassicConfig).items() if s.rebuild and s.group != "hardware"}
     assert rebuild <= set(widgets.RESET_OPTIONS) and not rebuild & set(widgets.LIVE_OPTIONS)
+    # how a step is computed (precision, layout, compile) is not a lesson of the 2-D lab
+    hardware = set(knobs(ClassicConfig, group="hardware"))
+    assert hardware == {"precision", "channels_last", "compile"}
+    assert not hardware & {*widgets.RESET_OPTIONS, *widgets.LIVE_OPTIONS}
     plain = trick_defaults(TrainConfig)
     assert plain == {f.name: f.default for f in fields(TrainConfig) if f.name in plain}
     assert {"label_smoothing", "pack", "optimizer", "ema", "r1", "spectral_norm"} <= set(plain)

@@ -27,10 +27,12 @@ from gannotes.exercises import (
     check_gradient_penalty,
     check_identity_loss,
     check_modulation,
+    check_payback,
     check_projection_score,
     check_smooth_targets,
     check_to_bytes,
     check_truncation,
+    check_unscale,
 )
 from gannotes.losses import (
     ac_class_loss,
@@ -880,4 +882,48 @@ def test_truncation_accepts_the_formula_and_names_the_mistakes():
         (raises, "my_truncate raised RuntimeError: oops"),
     ]:
         result, line = feedback(check_truncation, wrong)
+        assert result is False and hint in line, line
+
+
+def _unscale(grads, scale):
+    # GradScaler.unscale_ written out: the oracle the checker should accept
+    return [g / scale for g in grads], not all(torch.isfinite(g).all() for g in grads)
+
+
+def test_unscale_accepts_the_scalers_rule_and_names_the_mistakes():
+    result, line = feedback(check_unscale, _unscale)
+    assert result is True and line.startswith("correct: divide by the scale")
+    for wrong, hint in [
+        (lambda gs, s: ([g * s for g in gs], False), "scale times too big"),
+        (
+            lambda gs, s: ([g / s for g in gs], any(torch.isinf(g).any() for g in gs)),
+            "a NaN must skip the step",
+        ),
+        (lambda gs, s: ([g / s for g in gs], False), "found_inf must be True"),
+        (lambda gs, s: ([g / s for g in gs], True), "found_inf must be False"),
+        (lambda gs, s: [g / s for g in gs], "return two things"),
+        (lambda gs, s: (gs[:1], False), "one unscaled gradient per gradient"),
+        (lambda gs, s: ([g - s for g in gs], False), "divided by the scale"),
+        (raises, "my_unscale raised RuntimeError: oops"),
+    ]:
+        result, line = feedback(check_unscale, wrong)
+        assert result is False and hint in line, line
+    assert feedback(check_unscale, None)[0] is None
+
+
+def test_payback_accepts_the_formula_and_names_the_mistakes():
+    def right(c, e, k):
+        return c / (e - k) if e > k else math.inf
+
+    result, line = feedback(check_payback, right)
+    assert result is True and line.startswith("correct: compile_s / (eager - compiled)")
+    for wrong, hint in [
+        (lambda c, e, k: c / (e - k), "never pays back"),
+        (lambda c, e, k: c / k if e > k else math.inf, "compiled steps the compile time"),
+        (lambda c, e, k: (e - k) / c if e > k else math.inf, "upside down"),
+        (lambda c, e, k: c if e > k else math.inf, "paid once"),
+        (lambda c, e, k: "soon", "give a number"),
+        (raises, "my_payback raised RuntimeError: oops"),
+    ]:
+        result, line = feedback(check_payback, wrong)
         assert result is False and hint in line, line

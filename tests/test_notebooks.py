@@ -937,3 +937,101 @@ def test_benchmarks_readme_stylegan_prose_matches_the_screen():
         for n in ("sg_b8_lr4_tanh", "sg_w12_lr4_tanh_b16", "sg_w12")
     ]
     assert 0.68 <= min(sg2) and max(sg2) <= 0.72 and 0.34 <= min(own) and max(own) <= 0.51
+
+
+# ----------------------------------------------------------------------------- notebook 08
+
+
+def _check_08(r: dict) -> None:
+    """Notebook 08's numbers (default parameters, 1 thread; measured values in comments). Speeds
+    depend on the machine; what is gated is what the prose concludes from them."""
+    assert r["exercise_payback_ok"] is True and r["exercise_unscale_ok"] is True
+    # "convolutions dominate, and their backward pass costs more than their forward"; "the
+    # optimizer is a few percent"; "the two updates cost about the same"
+    split = r["profile_split"]
+    assert split["backward"] > 0.3 and split["forward"] > 0.3 and split["optimizer"] < 0.1
+    assert r["conv_backward_over_forward"] > 1.0  # 1.25
+    assert 0.35 < r["d_update_share"] < 0.7  # 0.57
+    if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
+        assert r["dcgan_bf16_speedup"] < 0.5  # 0.06: bf16 slower without bf16 instructions
+    # data: "indexing a tensor is far faster than any loader, and much faster than the step needs"
+    loaders = r["data_loading"]
+    assert r["in_memory_fastest"] is True
+    assert loaders[0]["batches_per_s"] > 3 * max(x["batches_per_s"] for x in loaders[1:])
+    assert loaders[0]["batches_per_s"] > 3 * r["bench"]["dcgan fp32"] / 32
+    # precision: bf16 managed far fewer steps in the same time; the recorded pair is quoted
+    live = r["precision_live"]
+    assert live["fp32"]["steps"] > 3 * live["bf16"]["steps"]
+    assert live["fp32, bf16's steps"]["steps"] == live["bf16"]["steps"]
+    assert r["recorded_amp"] == {k: v["fid"] for k, v in _results("amp.json")["runs"].items()}
+    # the scaler: the first steps overflow at 2^24 and are skipped, then steps go through
+    scales = r["fp16_scales"]
+    assert scales[0] < 2.0**24 and r["fp16_skipped"] >= 1 and scales[-1] == scales[-2]
+    # data-parallel: the gradients equal one process's with the doubled batch and DDP's
+    assert r["ddp_grad_error_one_process"] < 1e-6 and r["ddp_grad_error_ddp"] < 1e-6
+    d = r["ddp"]
+    assert d["returncode"] == 0 and d["checkpoint"] and d["samples_shape"] == [8, 1, 28, 28]
+    assert 0 < d["scaling"] < 2.5
+    assert r["readings"]["peak_rss_mb"] < 1500
+    if not r["gpu"]:
+        assert "gpu_bench" not in r
+
+
+CHECKS["08_hardware_and_amp"] = _check_08
+
+
+def test_the_recorded_precision_acceptance_run():
+    """Issue 12's acceptance as recorded by benchmarks/amp_acceptance.py: fp32 passes notebook
+    01's gate in 3 minutes; bf16 on this CPU does not, and at bf16's step count fp32 scores the
+    same (so bf16 costs speed, not quality)."""
+    r = _results("amp.json")
+    runs = r["runs"]
+    assert r["minutes"] == 3 and not r["machine"]["cpu_bf16_native"]
+    assert runs["fp32"]["passes_gate"] and runs["fp32"]["gate_failures"] == []
+    assert not runs["bf16"]["passes_gate"]
+    assert (
+        "--precision bf16" in runs["bf16"]["command"] and "--minutes 3" in runs["bf16"]["command"]
+    )
+    assert runs["fp32_same_steps"]["steps"] == runs["bf16"]["steps"]
+    a, b = runs["fp32_same_steps"]["fid"], runs["bf16"]["fid"]
+    assert abs(a - b) < 0.05 * a  # 479.9 vs 475.6
+    assert runs["fp32"]["steps"] > 8 * runs["bf16"]["steps"]  # 1,910 vs 160
+    assert r["bf16_slowdown"] == round(
+        runs["fp32"]["images_per_s"] / runs["bf16"]["images_per_s"], 2
+    )
+
+
+def test_08_and_the_readmes_quote_the_recorded_hardware_figures():
+    amp = _results("amp.json")
+    runs = amp["runs"]
+    nb = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "08_hardware_and_amp.ipynb")["cells"])
+    nb = " ".join(nb.split())
+    quoted = (
+        f"{runs['fp32_same_steps']['fid']:.1f} in fp32 against {runs['bf16']['fid']:.1f} in bf16",
+        f"the bf16 run managed {runs['bf16']['steps']} steps",
+        f"fp32 managed {runs['fp32']['steps']:,}",
+        f"about {amp['bf16_slowdown']:.1f}x slower",
+    )
+    for text in quoted:
+        assert text in nb, text
+    for readme in ("README.md", "benchmarks/README.md"):
+        text = " ".join((ROOT / readme).read_text().split())
+        assert f"about {amp['bf16_slowdown']:.1f}x slower" in text, readme
+    bench = _results("bench_cpu.json")["results"] + _results("bench_cpu_stylegan.json")["results"]
+    text = (ROOT / "benchmarks/README.md").read_text()
+    for x in bench:
+        assert f"| {x['label']} | {x['batch_size']} | {x['step_ms']:.1f} |" in text, x["label"]
+    for runs_row in amp["runs"].values():
+        row = f"| {runs_row['steps']:,} | {runs_row['images_per_s']:.1f} | {runs_row['fid']:.1f} |"
+        assert row in text
+    rec = {x["label"]: x for x in bench}
+    eager, comp = rec["dcgan fp32"], rec["dcgan fp32 compile"]
+    compile_s = comp["first_step_s"] - eager["first_step_s"]
+    again = _results("bench_cpu_batch_threads.json")["results"]
+    same = next(x for x in again if x["batch_size"] == 32 and x["threads"] == 1)
+    spread = abs(eager["step_ms"] / same["step_ms"] - 1)
+    # "a cold compilation of the DCGAN took about 40 s and its compiled step was not faster,
+    # beyond the spread between two timings of the same step"
+    assert 30 < compile_s < 50 and comp["step_ms"] > eager["step_ms"] * (1 - spread)
+    assert "a cold compilation of the DCGAN took about 40 s" in nb
+    assert rec["stylegan fp32 compile"]["compiled"] == ["G"]

@@ -77,6 +77,14 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=self.dtype)
 
+    def scale_tensor(self) -> torch.Tensor:
+        """The scaler's factor now, as a tensor on the device (no synchronisation): logged
+        after every fp16 step, so that a fall marks a step the scaler skipped."""
+        scale = getattr(self.scaler, "_scale", None)  # set at the first scale()
+        if isinstance(scale, torch.Tensor):
+            return scale.detach().reshape(()).clone()
+        return torch.tensor(self.scaler.get_scale())
+
     @property
     def grad_scale(self) -> float:
         """The factor the scaler multiplies losses by now (1.0 without a scaler). Penalties
@@ -221,6 +229,13 @@ class Family:
         gradient), each with the penalty's name: torch.compile has no double backward, so the
         Trainer leaves them uncompiled."""
         return {}
+
+    def compiled_modules(self, name: str) -> list[nn.Module]:
+        """What ``--compile`` compiles of network ``name``: the modules the step calls. The
+        network itself by default; a family whose step calls parts of a network (StyleGAN's
+        ``G.mapping`` and ``G.synthesis``) names those, since compiling a module compiles its
+        ``forward`` only."""
+        return [self.networks[name]]
 
     def ema_active(self, step: int) -> bool:
         """Whether the EMA networks follow their networks after this step (False while the

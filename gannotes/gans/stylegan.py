@@ -220,7 +220,13 @@ class StyleGAN(Family):
             cutoff = int(torch.randint(1, G.num_ws, (), generator=ctx.trick_gen))
             z2 = torch.randn(z.shape, generator=ctx.trick_gen).to(z.device)
             ws = mix_ws(ws, G.ws(z2), cutoff)
-        return ws
+        # one memory layout either way (G.ws expands one w, mixing makes a new tensor): a
+        # compiled synthesis network would otherwise recompile when the layout changes
+        return ws.contiguous()
+
+    def compiled_modules(self, name: str) -> list[torch.nn.Module]:
+        net = self.networks[name]
+        return [net.mapping, net.synthesis] if name == "G" else [net]
 
     def differentiated_twice(self) -> dict[str, str]:
         cfg = self.config

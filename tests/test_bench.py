@@ -1,0 +1,116 @@
+"""gannotes.bench and ``python -m gannotes bench``: the measurements notebook 08 shows."""
+
+import json
+import math
+
+import torch
+
+from gannotes.bench import (
+    BenchConfig,
+    Readings,
+    data_loading,
+    machine,
+    measure,
+    phase_times,
+    profile_step,
+    table,
+    trainer_for,
+)
+
+
+def test_machine_describes_cpu_cores_torch_and_gpus():
+    m = machine()
+    assert m["cores"] >= 1 and 1 <= m["usable_cores"] <= m["cores"]
+    assert m["torch"] == torch.__version__
+    assert isinstance(m["cpu_bf16_native"], bool) and isinstance(m["gpus"], list)
+    assert m["cpu"]
+
+
+def test_measure_counts_images_from_steps_and_batch():
+    r = measure(BenchConfig(model="mlp", steps=4, warmup=1, batch_size=16, threads=1))
+    assert r["batch_size"] == 16 and r["threads"] == 1
+    assert math.isclose(r["images_per_s"], r["steps_per_s"] * 16, rel_tol=0.01)
+    assert math.isclose(r["step_ms"], 1000 / r["steps_per_s"], rel_tol=0.01)
+    assert r["peak_memory_mb"] > 50 and r["memory_kind"] == "rss"
+    assert r["losses_finite"]
+
+
+def test_table_lists_each_configuration_against_its_baseline():
+    rows = [
+        {"label": "dcgan fp32", "model": "dcgan", "batch_size": 32, "threads": 1,
+         "device": "cpu", "step_ms": 50.0, "steps_per_s": 20.0, "images_per_s": 640.0,
+         "peak_memory_mb": 300.0},
+        {"label": "dcgan bf16", "model": "dcgan", "batch_size": 32, "threads": 1,
+         "device": "cpu", "step_ms": 500.0, "steps_per_s": 2.0, "images_per_s": 64.0,
+         "peak_memory_mb": 300.0},
+        {"label": "dcgan fp16", "error": "boom"},
+    ]  # fmt: skip
+    text = table(rows).splitlines()
+    assert "1.00x" in text[2] and "0.10x" in text[3] and "error: boom" in text[4]
+
+
+def test_profile_splits_a_step_into_forward_backward_and_optimizer():
+    torch.set_num_threads(1)
+    prof = profile_step(trainer_for(BenchConfig(model="dcgan", batch_size=8)), steps=1)
+    assert math.isclose(sum(prof["split"].values()), 1.0, abs_tol=1e-3)
+    assert prof["split"]["backward"] > 0.2 and prof["split"]["forward"] > 0.2
+    assert any("convolution" in op["op"] for op in prof["ops"])
+    assert all(op["self_ms_per_step"] > 0 for op in prof["ops"])
+
+
+def test_phase_times_cover_algorithm_1_and_leave_the_networks_as_they_were():
+    tr = trainer_for(BenchConfig(model="dcgan", batch_size=8))
+    phases = phase_times(tr, repeats=2)
+    assert list(phases) == [
+        "G forward (D's batch)", "D forward (real + fake)", "D backward", "D optimizer step",
+        "G forward + D forward (G's loss)", "G backward (through D)", "G optimizer step",
+    ]  # fmt: skip
+    assert all(v > 0 for v in phases.values())
+    assert all(p.requires_grad for p in tr.D.parameters())
+
+
+def test_data_loading_compares_memory_and_dataloaders():
+    images = torch.rand(512, 1, 28, 28) * 2 - 1
+    rows = data_loading(images, batch_size=32, batches=8, workers=(0,))
+    assert [r["loader"] for r in rows] == [
+        "in memory (index a tensor)",
+        "DataLoader(TensorDataset)",
+        "DataLoader(decode + flip per item)",
+    ]
+    assert all(r["batches_per_s"] > 0 and r["images_per_s"] > 0 for r in rows)
+
+
+def test_readings_measure_memory_and_the_time_an_epoch_takes():
+    tr = trainer_for(BenchConfig(model="dcgan", batch_size=8))
+    tr.config.log_every = 2
+    readings = Readings()
+    tr.run(steps=4, progress=False)
+    r = readings.read(tr)
+    assert r["rss_mb"] > 50 and r["peak_rss_mb"] >= r["rss_mb"]
+    assert 0 < r["cpu_cores_busy"] < 64
+    speed = tr.history["images_per_s"][-1]
+    assert math.isclose(r["epoch_minutes"], tr.n_data / speed / 60, abs_tol=6e-4)
+
+
+def test_cli_bench_prints_a_table_and_json(run_cli, tmp_path):
+    out = tmp_path / "bench.json"
+    r = run_cli("bench", "--family", "mlp", "--precision", "fp32", "bf16", "--steps", "2",
+                "--threads", "1", "--json", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "configuration" in lines[1] and "images/s" in lines[1]
+    assert any(line.startswith("mlp fp32 ") for line in lines)
+    assert any(line.startswith("mlp bf16 ") for line in lines)
+    printed = json.loads(lines[-1])
+    assert printed == json.loads(out.read_text())
+    assert [x["precision"] for x in printed["results"]] == ["fp32", "bf16"]
+    assert printed["machine"]["cores"] >= 1
+
+
+def test_cli_bench_bad_input_is_one_line(run_cli):
+    for args in (["--family", "nonsense"], ["--precision", "fp64"], ["--steps", "0"]):
+        r = run_cli("bench", *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, args
+    r = run_cli("bench", "--device", "cuda", "--steps", "1")
+    if not torch.cuda.is_available():
+        assert r.returncode == 1 and "CUDA is not available" in r.stderr
