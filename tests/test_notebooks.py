@@ -963,6 +963,9 @@ def _check_08(r: dict) -> None:
     live = r["precision_live"]
     assert live["fp32"]["steps"] > 3 * live["bf16"]["steps"]
     assert live["fp32, bf16's steps"]["steps"] == live["bf16"]["steps"]
+    # "at the same number of steps fp32 and bf16 reach the same FID (the live run's last two rows"
+    a, b = live["fp32, bf16's steps"]["fid"], live["bf16"]["fid"]
+    assert abs(a - b) < 0.1 * a  # 805.4, 804.6
     assert r["recorded_amp"] == {k: v["fid"] for k, v in _results("amp.json")["runs"].items()}
     # the scaler: the first steps overflow at 2^24 and are skipped, then steps go through
     scales = r["fp16_scales"]
