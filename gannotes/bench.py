@@ -45,6 +45,8 @@ __all__ = [
     "profile_step",
     "run_isolated",
     "table",
+    "trainer_for",
+    "update_shares",
 ]
 
 
@@ -132,29 +134,27 @@ def peak_rss_mb() -> float:
 
 
 def trainer_for(cfg: BenchConfig, data_n: int = 2048):
-    """A Trainer of ``cfg`` on synthetic data, without an output directory."""
+    """A Trainer of ``cfg`` on synthetic data (the model's own dataset's fields and shapes;
+    a toy set's fresh points), without an output directory. ``cfg.overrides`` may name a
+    ``dataset``."""
+    from .data import IMAGE_DATASETS
     from .gans import family_for_model
     from .training import Trainer, default_config
 
-    family_cls = family_for_model(cfg.model)
     knobs = dict(cfg.overrides)
     if cfg.batch_size is not None:
         knobs["batch_size"] = cfg.batch_size
-    dataset = "edges2fashion" if cfg.model == "pix2pix" else "fashion-mnist"
-    if cfg.model == "cyclegan":
-        dataset = "sneaker2boot"
-    if cfg.model == "mlp" and "dataset" in knobs:
-        dataset = knobs.pop("dataset")
     config = default_config(
         cfg.model,
-        dataset,
+        knobs.pop("dataset", None),  # None: the model's own data
         precision=cfg.precision,
         channels_last=cfg.channels_last,
         compile=cfg.compile,
         **knobs,
     )
     data = None
-    if dataset not in ("ring", "grid"):
+    if config.dataset in IMAGE_DATASETS:
+        family_cls = family_for_model(cfg.model)
         data = synthetic_data(family_cls, max(data_n, 4 * config.batch_size))
     return Trainer(config, device=cfg.device, data=data)
 
@@ -232,8 +232,8 @@ def bench(configs: list[BenchConfig], isolated: bool = True) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """The results as a fixed-width text table, one configuration per row; "x fp32" is the
-    speed against the same GAN's first row (its baseline)."""
+    """The results as a fixed-width text table, one configuration per row; "vs base" is the
+    speed against the first row of the same GAN, batch size, threads and device."""
     head = (
         f"{'configuration':34} {'batch':>5} {'thr':>3} {'step ms':>8} {'steps/s':>8} "
         f"{'images/s':>9} {'peak MB':>8} {'vs base':>7}"
@@ -267,8 +267,9 @@ def _kind(name: str) -> str:
 
 def profile_step(trainer, steps: int = 3, top: int = 12) -> dict[str, Any]:
     """torch.profiler over ``steps`` training steps (after one untimed step): the operators
-    with the most self time (``top`` rows: name, kind, calls, self ms per step, share) and the
-    split of self time into forward, backward and optimizer."""
+    with the most self time (``top`` rows: name, kind, calls, self ms per step, share), the
+    split of self time into forward, backward and optimizer, and the convolutions' self time
+    forward and backward."""
     from torch.profiler import ProfilerActivity, profile
 
     trainer.train_step()
@@ -283,8 +284,12 @@ def profile_step(trainer, steps: int = 3, top: int = 12) -> dict[str, Any]:
     total = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: -e.self_cpu_time_total)
     split = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    conv = {"forward": 0.0, "backward": 0.0}  # the convolutions' self time, ms per step
     for e in events:
-        split[_kind(e.key)] += e.self_cpu_time_total / total
+        kind = _kind(e.key)
+        split[kind] += e.self_cpu_time_total / total
+        if "conv" in e.key.lower() and kind in conv:
+            conv[kind] += e.self_cpu_time_total / 1000 / steps
     ops = [
         {
             "op": e.key,
@@ -298,6 +303,7 @@ def profile_step(trainer, steps: int = 3, top: int = 12) -> dict[str, Any]:
     return {
         "ops": ops,
         "split": {k: round(v, 4) for k, v in split.items()},
+        "conv_ms_per_step": {k: round(v, 3) for k, v in conv.items()},
         "ms_per_step": total / 1000 / steps,
     }
 
@@ -344,6 +350,14 @@ def phase_times(trainer, repeats: int = 10) -> dict[str, float]:
         D.requires_grad_(True)
     # the first round warms up; the median of the rest
     return {k: float(torch.tensor(v[1:]).median()) for k, v in times.items()}
+
+
+def update_shares(phases: dict[str, float]) -> dict[str, float]:
+    """The share of a step (from :func:`phase_times`) that D's update and G's update take. D's
+    update includes the G forward pass that makes its fake batch."""
+    d = sum(v for k, v in phases.items() if k.startswith(("D ", "G forward (D's batch)")))
+    total = sum(phases.values())
+    return {"D": d / total, "G": 1 - d / total}
 
 
 # ----------------------------------------------------------------------------- data loading

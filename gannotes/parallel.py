@@ -54,6 +54,7 @@ __all__ = [
     "gather",
     "init_from_environment",
     "shutdown",
+    "torchrun",
 ]
 
 
@@ -115,6 +116,19 @@ def init_from_environment(device: str = "auto") -> tuple[Distributed | None, str
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return current(), device
+
+
+def torchrun(nproc: int, *args: str, threads: int = 1, timeout: float = 600):
+    """Run ``torchrun --standalone --nproc_per_node NPROC -m gannotes ARGS`` (a free port on
+    this machine) with ``threads`` OpenMP threads per process; the finished process (its
+    stdout and stderr as text)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node", str(nproc), "-m", "gannotes", *map(str, args)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def shutdown() -> None:

@@ -539,9 +539,7 @@ class Trainer:
                     else "no checkpoint was written yet"
                 )
                 shown = ", ".join(f"{k}={v}" for k, v in losses.items())
-                streak = (
-                    f" ({self._skipped_streak} fp16 steps in a row skipped)" if scaled else ""
-                )
+                streak = f" ({self._skipped_streak} fp16 steps in a row skipped)" if scaled else ""
                 raise TrainingDiverged(
                     f"training diverged at step {step + 1}: {shown}{streak}; {where}. "
                     "Try lower learning rates."

@@ -15,6 +15,7 @@ from gannotes.bench import (
     profile_step,
     table,
     trainer_for,
+    update_shares,
 )
 
 
@@ -55,6 +56,13 @@ def test_profile_splits_a_step_into_forward_backward_and_optimizer():
     assert math.isclose(sum(prof["split"].values()), 1.0, abs_tol=1e-3)
     assert prof["split"]["backward"] > 0.2 and prof["split"]["forward"] > 0.2
     assert any("convolution" in op["op"] for op in prof["ops"])
+    conv = prof["conv_ms_per_step"]
+    assert conv["forward"] > 0 and conv["backward"] > 0
+    assert conv["backward"] >= sum(
+        op["self_ms_per_step"]
+        for op in prof["ops"]
+        if op["kind"] == "backward" and "conv" in op["op"]
+    )
     assert all(op["self_ms_per_step"] > 0 for op in prof["ops"])
 
 
@@ -66,7 +74,20 @@ def test_phase_times_cover_algorithm_1_and_leave_the_networks_as_they_were():
         "G forward + D forward (G's loss)", "G backward (through D)", "G optimizer step",
     ]  # fmt: skip
     assert all(v > 0 for v in phases.values())
+    shares = update_shares(phases)
+    d = sum(phases[k] for k in list(phases)[:4])  # G's forward for D's batch, then D's phases
+    assert math.isclose(shares["D"], d / sum(phases.values()))
+    assert math.isclose(shares["D"] + shares["G"], 1.0)
     assert all(p.requires_grad for p in tr.D.parameters())
+
+
+def test_trainer_for_gives_each_gan_its_own_datas_fields():
+    for model, fields in (("cgan", ("images", "labels")), ("pix2pix", ("edges", "images")),
+                          ("cyclegan", ("a", "b"))):  # fmt: skip
+        tr = trainer_for(BenchConfig(model=model, batch_size=4))
+        assert tuple(tr.data) == fields and tr.data_source == "tensors given to Trainer"
+    tr = trainer_for(BenchConfig(model="mlp", overrides={"dataset": "ring"}))
+    assert tr.data is None and tr.config.dataset == "ring"
 
 
 def test_data_loading_compares_memory_and_dataloaders():

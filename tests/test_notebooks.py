@@ -951,13 +951,32 @@ def _check_08(r: dict) -> None:
     split = r["profile_split"]
     assert split["backward"] > 0.3 and split["forward"] > 0.3 and split["optimizer"] < 0.1
     assert r["conv_backward_over_forward"] > 1.0  # 1.25
+    assert "convolution" in r["top_op"]  # aten::convolution_backward, 43%
     assert 0.35 < r["d_update_share"] < 0.7  # 0.57
     if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
         assert r["dcgan_bf16_speedup"] < 0.5  # 0.06: bf16 slower without bf16 instructions
-    # data: "indexing a tensor is far faster than any loader, and much faster than the step needs"
+    # batch size: "on a CPU ... hardly more" images per second from a bigger batch; "batch 32
+    # ... reached a lower FID than batch 64 or 128" (the recorded screen, quoted from its file)
+    b = r["batch_images_per_s"]
+    if not r["gpu"]:
+        assert max(b["64"], b["256"]) < 1.6 * b["32"]  # recorded, 1 thread: 600, 551, 494
+    first = {}
+    for entry in _results("sweep.json"):
+        first.setdefault(entry["name"], entry)
+    fid = r["recorded_batch_fid_30s"]
+    assert fid == {"32": first["b32"]["eval"]["fid"], "64": first["default"]["eval"]["fid"],
+                   "128": first["b128"]["eval"]["fid"]}  # fmt: skip
+    assert fid["32"] < fid["64"] < fid["128"]  # 363, 443, 519
+    # the payback printed is the formula's on the recorded figures
+    c = r["recorded_compile"]
+    saved = (c["eager_ms"] - c["compiled_ms"]) / 1000
+    want = c["compile_s"] / saved if saved > 0 else math.inf
+    assert r["compile_payback_steps"] == want
+    # data: "indexing a tensor is several times faster than any loader, and much faster than
+    # the step needs" (measured 2.7-3.9x the fastest loader, depending on the load)
     loaders = r["data_loading"]
     assert r["in_memory_fastest"] is True
-    assert loaders[0]["batches_per_s"] > 3 * max(x["batches_per_s"] for x in loaders[1:])
+    assert loaders[0]["batches_per_s"] > 2 * max(x["batches_per_s"] for x in loaders[1:])
     assert loaders[0]["batches_per_s"] > 3 * r["bench"]["dcgan fp32"] / 32
     # precision: bf16 managed far fewer steps in the same time; the recorded pair is quoted
     live = r["precision_live"]

@@ -2,16 +2,13 @@
 batch and against torch's DistributedDataParallel, data shards, and torchrun through the CLI
 with an exact resume."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from gannotes.parallel import Distributed, data_parallel_gradients
+from gannotes.parallel import Distributed, data_parallel_gradients, torchrun
 from gannotes.training import Trainer, default_config, load_family
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,10 +50,7 @@ def test_each_process_takes_its_shard_of_the_same_epoch():
 
 
 def _torchrun(*args, nproc=2):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-           "--standalone", "-m", "gannotes", *map(str, args)]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    return torchrun(nproc, *args, timeout=300)
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
