@@ -20,6 +20,9 @@
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/bf16 --minutes 3 --precision bf16
     torchrun --nproc_per_node 2 -m gannotes train dcgan --dataset fashion-mnist --steps 40 --out runs/ddp
     python -m gannotes bench --family dcgan stylegan --precision fp32 bf16 --channels-last --profile
+    python -m gannotes sample runs/dcgan --n 1000 --out marked.npy --watermark alice
+    python -m gannotes watermark detect marked.npy --key alice   # one JSON line: n, detected, ...
+    python -m gannotes card runs/dcgan --out runs/dcgan/MODEL_CARD.md
 
 Every knob of a training run (batch size, learning rates, the objective, each trick of
 gannotes.tricks) is a flag of ``train``, derived from its declaration in gannotes.config and the
@@ -120,6 +123,7 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import Range
     from .data import DATASETS
     from .gans import FAMILIES
 
@@ -160,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PSI",
         help="stylegan runs: the truncation trick in W, w_avg + PSI (w - w_avg), PSI in [0, 1] "
         "(default 1: none; lower: more typical, less varied images)",
+    )
+    sample.add_argument(
+        "--watermark",
+        default=None,
+        metavar="KEY",
+        help="add the invisible watermark of KEY (a string or integer; gannotes.watermark) to "
+        "every sample; `watermark detect FILE --key KEY` finds it",
     )
 
     mix = sub.add_parser(
@@ -311,6 +322,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="of the normalised gradient magnitude, in (0, 1.5) (default 0.25)",
     )
+
+    mark = sub.add_parser(
+        "watermark",
+        help="add or detect a keyed invisible watermark in images (.npy)",
+        description="A keyed spread-spectrum watermark (gannotes.watermark): `embed` adds the "
+        "key's pattern to images [N, 1, 28, 28] in [-1, 1] (PSNR >= 36.5 dB); `detect` tests each "
+        "image for it and prints one JSON line: n, detected, fraction, and fpr, the bound on the "
+        "false-positive rate per image of the threshold used.",
+    )
+    mark_sub = mark.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    detect = mark_sub.add_parser("detect", help="test images for the mark of --key")
+    detect.add_argument("images", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
+    detect.add_argument("--key", required=True, help="the watermark key (string or integer)")
+    detect.add_argument(
+        "--fpr",
+        type=_number(Range(0, 1, low_open=True, high_open=True)),
+        default=None,
+        help="false-positive rate per image the threshold allows, in (0, 1) (default 0.001)",
+    )
+    embed = mark_sub.add_parser("embed", help="add the mark of --key to images")
+    embed.add_argument("images", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
+    embed.add_argument("--key", required=True, help="the watermark key (string or integer)")
+    embed.add_argument("--out", required=True, type=Path, help="output .npy file")
+
+    card = sub.add_parser(
+        "card",
+        help="write a model card (Markdown) for a run: data, training, measured quality, ...",
+        description="Measure a trained run and write its model card (gannotes.card): the data and "
+        "its licence, the config and command, training time and hardware, FID, precision, recall "
+        "and classes of 2,000 samples, the memorisation audit, intended use and limitations, "
+        "watermark status.",
+    )
+    card.add_argument("run", type=Path, help="run directory or checkpoint file")
+    card.add_argument(
+        "--out", type=Path, default=None, help="output .md file (default: print to stdout)"
+    )
+    card.add_argument(
+        "--n", type=_positive(int), default=2000, help="samples measured (default 2000)"
+    )
     return parser
 
 
@@ -457,11 +507,13 @@ def _train_in_process(args, world) -> int:
             f"{trainer.config.precision}{processes}{compiled}; from step {trainer.step}",
             file=sys.stderr,
         )
+    started, from_step, elapsed = _utc_now(), trainer.step, trainer.elapsed
     trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
     trainer.save()
     if not main:
         return 0  # rank 0 writes the history, samples and summary
     write_json(args.out / "history.json", trainer.history)
+    _record_session(args, trainer, world, started, from_step, trainer.elapsed - elapsed)
     conditional = bool(trainer.family.n_classes)
     samples = trainer.sample(100 if conditional else 64, seed=0)
     if samples.ndim == 4:  # conditional: one column per class (samples come in class order)
@@ -475,9 +527,49 @@ def _train_in_process(args, world) -> int:
         done = " (the learning-rate decay ended there: more steps would not change G)"
     print(
         f"trained to step {trainer.step} in {trainer.elapsed / 60:.2f} min{speed}{done}; "
-        f"wrote {ckpt}, samples.png, history.json"
+        f"wrote {ckpt}, samples.png, history.json, run.json"
     )
     return 0
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _record_session(args, trainer, world, started: str, from_step: int, seconds: float) -> None:
+    """Append this training session to the run's record, ``run.json``: the command, the data's
+    source, when, the steps and minutes trained, and the machine (gannotes.bench.machine)."""
+    import json
+    import shlex
+
+    from .bench import machine
+    from .card import RUN_RECORD
+    from .checkpoint import write_json
+
+    path = args.out / RUN_RECORD
+    record: dict = {"sessions": []}
+    if args.resume and path.is_file():
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            record = {"sessions": []}  # an unreadable record is replaced, never fatal
+    launcher = f"torchrun --nproc_per_node {world.world_size} -m" if world else "python -m"
+    record.setdefault("sessions", []).append(
+        {
+            "command": f"{launcher} gannotes {shlex.join(args.argv)}",
+            "started": started,
+            "finished": _utc_now(),
+            "from_step": from_step,
+            "to_step": trainer.step,
+            "minutes": round(seconds / 60, 3),
+            "device": str(trainer.device),
+            "data": trainer.data_source,
+            "machine": machine(),
+        }
+    )
+    write_json(path, record)
 
 
 def _given_options(args) -> dict:
@@ -523,7 +615,6 @@ def _save_points_png(trainer, samples, path: Path) -> None:
 
 
 def _sample(args) -> int:
-
     import numpy as np
 
     from .checkpoint import GannotesError
@@ -531,16 +622,18 @@ def _sample(args) -> int:
 
     if args.out.suffix != ".npy":
         raise GannotesError(f"--out must end in .npy, got {args.out}")
+    if args.watermark is not None:
+        from .watermark import key_seed
+
+        key_seed(args.watermark)  # an empty key fails before any sampling
     family = load_family(args.run)  # any GAN family: its own sampler and inputs
+    what = ""
     if args.truncation is not None:
         stylegan = _stylegan(family, args.run, "--truncation")
         _check_psi(args.truncation)
         x = stylegan.sample(args.n, seed=args.seed, truncation=args.truncation)
-        x = x.numpy().astype(np.float32)
-        _save_npy(args.out, x)
-        print(f"wrote {args.n} samples {list(x.shape)} (psi {args.truncation:g}) to {args.out}")
-        return 0
-    if family.n_classes:
+        what = f" (psi {args.truncation:g})"
+    elif family.n_classes:
         if args.label is not None and not 0 <= args.label < family.n_classes:
             raise GannotesError(
                 f"--label must be a class in 0-{family.n_classes - 1}, got {args.label}"
@@ -549,21 +642,25 @@ def _sample(args) -> int:
         labels_path = args.out.with_name(f"{args.out.stem}_labels.npy")
         _save_npy(labels_path, labels.numpy().astype(np.int64))
         which = f"all of class {args.label}" if args.label is not None else "classes in turn"
-        x = x.numpy().astype(np.float32)
-        _save_npy(args.out, x)
-        print(
-            f"wrote {args.n} samples {list(x.shape)} ({which}) to {args.out}, labels to {labels_path}"
-        )
-        return 0
+        what = f" ({which}; labels in {labels_path})"
     else:
         if args.label is not None:
             raise GannotesError(
                 f"--label needs a class-conditional run (cgan); {args.run} holds a "
                 f"{family.config.model} run of the {family.name} family"
             )
-        x = family.sample(args.n, seed=args.seed).numpy().astype(np.float32)
+        x = family.sample(args.n, seed=args.seed)
+    if args.watermark is not None:
+        from .watermark import embed, psnr
+
+        if x.ndim != 4:
+            raise GannotesError(f"--watermark marks images; {args.run} samples {list(x.shape)}")
+        plain = x
+        x = embed(plain, args.watermark)
+        what += f", watermarked (PSNR >= {float(psnr(x, plain).min()):.1f} dB)"
+    x = x.numpy().astype(np.float32)
     _save_npy(args.out, x)
-    print(f"wrote {args.n} samples {list(x.shape)} to {args.out}")
+    print(f"wrote {args.n} samples {list(x.shape)}{what} to {args.out}")
     return 0
 
 
@@ -796,10 +893,54 @@ def _bench(args) -> int:
     return 1 if failed and len(failed) == len(out["results"]) else 0
 
 
+def _watermark(args) -> int:
+    import json
+
+    from . import watermark
+    from .checkpoint import GannotesError
+
+    watermark.key_seed(args.key)  # an empty key: one line, before reading anything
+    x = _load_samples(args.images)
+    if x.ndim != 4:
+        raise GannotesError(f"{args.images} must hold images [N, C, H, W], got {list(x.shape)}")
+    if x.dtype == "uint8":  # 8-bit images: 0..255 -> [-1, 1]
+        x = x / 127.5 - 1
+    elif x.size and (x.min() < -1.5 or x.max() > 1.5):
+        raise GannotesError(
+            f"{args.images} must hold images in [-1, 1] (or uint8 0-255), got values in "
+            f"[{x.min():.3g}, {x.max():.3g}]"
+        )
+    if args.action == "embed":
+        if args.out.suffix != ".npy":
+            raise GannotesError(f"--out must end in .npy, got {args.out}")
+        marked = watermark.embed(x.astype("float32"), args.key)
+        _save_npy(args.out, marked.numpy())
+        low = float(watermark.psnr(marked, x.astype("float32")).min())
+        print(f"wrote {len(marked)} watermarked images to {args.out} (PSNR >= {low:.1f} dB)")
+        return 0
+    fpr = watermark.DEFAULT_FPR if args.fpr is None else args.fpr
+    print(json.dumps(watermark.detect(x.astype("float32"), args.key, fpr=fpr).summary()))
+    return 0
+
+
+def _card(args) -> int:
+    from .card import model_card
+    from .checkpoint import atomic_write_text
+
+    text = model_card(args.run, n=args.n)
+    if args.out is None:
+        print(text)
+    else:
+        atomic_write_text(args.out, text)
+        print(f"wrote the model card of {args.run} to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gannotes`` and the ``gannotes`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from .checkpoint import GannotesError
 
     try:
@@ -813,6 +954,8 @@ def main(argv: list[str] | None = None) -> int:
             "export": _export,
             "mix": _mix,
             "bench": _bench,
+            "watermark": _watermark,
+            "card": _card,
         }
         return commands[args.command](args)
     except (GannotesError, ValueError, FileNotFoundError) as exc:

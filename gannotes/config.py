@@ -118,6 +118,7 @@ def knob(
     low_open: bool = False,
     high_open: bool = True,
     choices: tuple | None = None,
+    integer: bool | None = None,
     **spec: Any,
 ) -> Any:
     """A dataclass field that is a training option; see :class:`Knob` for ``spec``.
@@ -125,7 +126,8 @@ def knob(
     ``low``/``high`` bound a number (ints when ``default`` is an int); ``choices`` lists the
     valid strings. Mutable defaults (tuples are fine) must not be used.
     """
-    integer = isinstance(default, int) and not isinstance(default, bool)
+    if integer is None:  # an optional knob (default None) says integer=True itself
+        integer = isinstance(default, int) and not isinstance(default, bool)
     rng = None
     if low is not None or high is not None:
         rng = Range(low, high, low_open, high_open, integer)
@@ -240,7 +242,13 @@ class TrainerConfig:
     )
     seed: int = knob(0, "random seed", flag="", group="run")
     data_limit: int | None = knob(
-        None, "use only the first N training images", low=1, optional=True, flag="", group="run"
+        None,
+        "use only the first N training images (a small set a GAN can memorise: notebook 09)",
+        low=1,
+        integer=True,
+        optional=True,
+        metavar="N",
+        group="run",
     )
     log_every: int = knob(10, "history resolution, in steps", low=1, flag="", group="run")
     snapshot_every: int = knob(
