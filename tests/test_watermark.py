@@ -177,3 +177,22 @@ def test_the_recorded_watermark_acceptance():
         for null in ("unmarked", "other_key"):
             assert row[null]["fraction"] <= 0.01
         assert row["blurred_3x3"]["fraction"] < 0.5  # what breaks it, as the notebook says
+
+
+def test_the_recorded_fingerprint_experiment_matches_the_shipped_generators():
+    # benchmarks/fingerprint.py: a DCGAN trained on marked images samples marked images.
+    from gannotes.training import load_family
+
+    rec = json.loads((ROOT / "benchmarks/results/fingerprint.json").read_text())
+    assert rec["steps"] == 3696 and rec["training_images_detected"] == 1.0
+    for name, ckpt in [
+        ("trained_on_marked_data", "dcgan_fingerprinted.pt"),
+        ("trained_on_clean_data", "dcgan.pt"),
+    ]:
+        found = wm.detect(
+            load_family(ROOT / "data/checkpoints" / ckpt).sample(1000, seed=0), rec["key"]
+        )
+        assert found.fraction == pytest.approx(rec[name]["fraction"], abs=0.01)
+        assert float(found.scores.median()) == pytest.approx(rec[name]["median_score"], abs=0.1)
+    assert rec["trained_on_marked_data"]["fraction"] > 0.9  # the notebook says "almost every"
+    assert rec["trained_on_clean_data"]["fraction"] <= 0.01
