@@ -20,7 +20,8 @@ Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_equilibrium_value``; 02 ``check_smooth_targets``; 03 ``check_ac_class_loss``,
 ``check_projection_score``; 04 ``check_cycle_loss``, ``check_identity_loss``; 05
 ``check_modulation``, ``check_truncation``; 06 ``check_gradient_penalty``; 07 ``check_fid``,
-``check_game``; 08 ``check_unscale``, ``check_payback``.
+``check_game``; 08 ``check_unscale``, ``check_payback``; 09 ``check_roc_auc``,
+``check_threshold``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ __all__ = [
     "check_modulation",
     "check_payback",
     "check_projection_score",
+    "check_roc_auc",
     "check_smooth_targets",
+    "check_threshold",
     "check_to_bytes",
     "check_truncation",
     "check_unscale",
@@ -1121,5 +1124,107 @@ def check_payback(fn: Any, say: Say = print) -> bool | None:
     say(
         "correct: compile_s / (eager - compiled) steps, and never when compiled is not faster; "
         "a run shorter than that is faster without compiling"
+    )
+    return True
+
+
+# ----------------------------------------------------------------------------- notebook 09
+
+
+def _pairwise_auc(members: list[float], nonmembers: list[float]) -> float:
+    """The definition: the share of (member, non-member) pairs the score orders correctly,
+    a tie counting one half."""
+    wins = sum((m > n) + 0.5 * (m == n) for m in members for n in nonmembers)
+    return wins / (len(members) * len(nonmembers))
+
+
+def check_roc_auc(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(member_scores, nonmember_scores) -> AUC`` (1-D tensors) with the ROC AUC: the
+    probability that a random member scores above a random non-member, a tie counting 1/2.
+
+    Hints for: the two groups swapped (1 - AUC), ties counted as wins or as losses, a count of
+    pairs not divided by the number of pairs.
+    """
+    if fn is None:
+        say("not attempted yet: define my_roc_auc and run the cell again")
+        return None
+    cases = [
+        ([3.0, 2.0, 1.0], [0.0, -1.0]),
+        ([0.0, -1.0], [3.0, 2.0, 1.0]),
+        ([1.0, 1.0], [1.0, 1.0, 1.0]),
+        ([0.1, 0.5, 0.5, 0.9, 0.7], [0.5, 0.2, 0.7, 0.05]),
+    ]
+    for members, nonmembers in cases:
+        want = _pairwise_auc(members, nonmembers)
+        m, n = torch.tensor(members), torch.tensor(nonmembers)
+        try:
+            got = _number(_call(fn, "my_roc_auc", m, n))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if _close(got, want, 1e-6, 1e-9):
+            continue
+        pairs = len(members) * len(nonmembers)
+        wins = sum(a > b for a in members for b in nonmembers)
+        ties = sum(a == b for a in members for b in nonmembers)
+        if _close(got, 1 - want, 1e-6, 1e-9):
+            say("not yet: that is 1 - AUC: count the pairs where the *member* scores higher")
+        elif ties and (
+            _close(got, wins / pairs, 1e-6, 1e-9) or _close(got, (wins + ties) / pairs, 1e-6, 1e-9)
+        ):
+            say("almost: a tie says nothing about membership: count it as one half")
+        elif got > 1 or got < 0:
+            say(f"not yet: an AUC is a probability; divide by the number of pairs ({pairs} here)")
+        else:
+            say(
+                "not yet: compare every member's score with every non-member's: "
+                "(m[:, None] > n[None, :]) gives the pairs"
+            )
+        return False
+    say(
+        "correct: the AUC is the chance that the attack ranks a random member above a random "
+        "non-member; 0.5 is guessing, 1 is a perfect attack"
+    )
+    return True
+
+
+def check_threshold(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(fpr) -> t`` with the watermark detector's threshold: the t at which
+    Hoeffding's bound exp(-t^2 / 2) equals ``fpr``, ``sqrt(2 ln(1 / fpr))``.
+
+    Hints for: the normal quantile (an approximation, not a bound), a missing square root, a
+    missing factor 2, log base 10.
+    """
+    if fn is None:
+        say("not attempted yet: define my_threshold and run the cell again")
+        return None
+    from statistics import NormalDist
+
+    for fpr in (1e-3, 0.01, 0.05):
+        want = math.sqrt(2 * math.log(1 / fpr))
+        try:
+            got = _number(_call(fn, "my_threshold", fpr))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if _close(got, want, 1e-6):
+            continue
+        if _close(got, NormalDist().inv_cdf(1 - fpr), 1e-4):
+            say(
+                "almost: that is the normal distribution's threshold, an approximation; the "
+                "bound that holds for every image is Hoeffding's, exp(-t^2 / 2) = fpr"
+            )
+        elif _close(got, want**2, 1e-6):
+            say("not yet: solve exp(-t^2 / 2) = fpr for t: take the square root at the end")
+        elif _close(got, math.sqrt(math.log(1 / fpr)), 1e-6):
+            say("not yet: the exponent is t^2 / 2: t^2 = 2 ln(1 / fpr)")
+        elif _close(got, math.sqrt(2 * math.log10(1 / fpr)), 1e-6):
+            say("not yet: exp goes with the natural logarithm (math.log), not log10")
+        else:
+            say("not yet: solve exp(-t^2 / 2) = fpr for t")
+        return False
+    say(
+        "correct: t = sqrt(2 ln(1/fpr)); an image without the mark scores above it with "
+        "probability at most fpr, whatever the image shows"
     )
     return True

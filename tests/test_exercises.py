@@ -29,7 +29,9 @@ from gannotes.exercises import (
     check_modulation,
     check_payback,
     check_projection_score,
+    check_roc_auc,
     check_smooth_targets,
+    check_threshold,
     check_to_bytes,
     check_truncation,
     check_unscale,
@@ -927,3 +929,47 @@ def test_payback_accepts_the_formula_and_names_the_mistakes():
     ]:
         result, line = feedback(check_payback, wrong)
         assert result is False and hint in line, line
+
+
+def test_roc_auc_accepts_the_definition_and_names_the_mistakes():
+    from sklearn.metrics import roc_auc_score  # the oracle for the right answer
+
+    def right(m, n):
+        labels = np.r_[np.ones(len(m)), np.zeros(len(n))]
+        return roc_auc_score(labels, np.r_[m.numpy(), n.numpy()]) if len(set(labels)) else 0.5
+
+    def pairwise(m, n):
+        return ((m[:, None] > n[None, :]).float() + 0.5 * (m[:, None] == n[None, :]).float()).mean()
+
+    for fn in (right, pairwise):
+        result, line = feedback(check_roc_auc, fn)
+        assert result is True and line.startswith("correct: the AUC"), line
+    for wrong, hint in [
+        (lambda m, n: 1 - pairwise(m, n), "1 - AUC"),
+        (lambda m, n: (m[:, None] > n[None, :]).float().mean(), "one half"),
+        (lambda m, n: (m[:, None] >= n[None, :]).float().mean(), "one half"),
+        (lambda m, n: (m[:, None] > n[None, :]).float().sum() + 1, "divide by the number"),
+        (lambda m, n: 0.5, "every member's score"),
+        (raises, "my_roc_auc raised RuntimeError: oops"),
+    ]:
+        result, line = feedback(check_roc_auc, wrong)
+        assert result is False and hint in line, line
+    assert feedback(check_roc_auc, None)[0] is None
+
+
+def test_threshold_accepts_hoeffding_and_names_the_mistakes():
+    from scipy.stats import norm
+
+    result, line = feedback(check_threshold, lambda a: math.sqrt(2 * math.log(1 / a)))
+    assert result is True and line.startswith("correct: t = sqrt(2 ln(1/fpr))")
+    for wrong, hint in [
+        (lambda a: norm.ppf(1 - a), "normal distribution's threshold"),
+        (lambda a: 2 * math.log(1 / a), "square root"),
+        (lambda a: math.sqrt(math.log(1 / a)), "t^2 = 2 ln"),
+        (lambda a: math.sqrt(2 * math.log10(1 / a)), "natural logarithm"),
+        (lambda a: 3.0, "solve exp"),
+        (raises, "my_threshold raised RuntimeError: oops"),
+    ]:
+        result, line = feedback(check_threshold, wrong)
+        assert result is False and hint in line, line
+    assert feedback(check_threshold, None)[0] is None
