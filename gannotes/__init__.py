@@ -16,7 +16,11 @@ length, redraw std), ``features`` (our Fashion-MNIST feature network), ``evaluat
 ``widgets`` (the in-notebook GAN Lab), ``exercises`` (checks for the notebooks' exercises),
 ``wasserstein`` (W1 in closed form and a critic that estimates it), ``hardware`` (CPU threads),
 ``bench`` (steps/s, memory, profiles, data loading, live readings), ``parallel`` (data-parallel
-training under torchrun) and ``cli`` (``python -m gannotes``). Importing it needs no Jupyter.
+training under torchrun), ``detection`` (a real-vs-generated detector and image degradations),
+``privacy`` (the memorisation audit, membership inference), ``fairness`` (class shares, skewed
+and rebalanced data, z-truncation), ``watermark`` (a keyed invisible watermark and its
+detector), ``card`` (model cards, measured) and ``cli`` (``python -m gannotes``). Importing it
+needs no Jupyter.
 """
 
 __version__ = "0.1.0"

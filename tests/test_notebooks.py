@@ -1057,3 +1057,105 @@ def test_08_and_the_readmes_quote_the_recorded_hardware_figures():
     assert 30 < compile_s < 50 and comp["step_ms"] > eager["step_ms"] * (1 - spread)
     assert "a cold compilation of the DCGAN took about 40 s" in nb
     assert rec["stylegan fp32 compile"]["compiled"] == ["G"]
+
+
+# ----------------------------------------------------------------------------- notebook 09
+
+
+def _check_09(r: dict) -> None:
+    """Notebook 09's numbers (default parameters, 1 thread; measured values in comments): every
+    conclusion its prose draws from the live run."""
+    assert r["exercise_roc_auc_ok"] is True and r["exercise_threshold_ok"] is True
+    # Detection: "about 96% ... AP about 0.99"; "noise, 8-bit quantisation and JPEG barely move it"
+    t = r["detector_tests"]
+    own = t["DCGAN (its own)"]
+    assert own["accuracy"] >= 0.94 and own["ap"] >= 0.98  # 0.956, 0.994
+    for edit in ("noise 0.05", "8-bit", "JPEG 75"):
+        assert abs(t[f"DCGAN, {edit}"]["accuracy"] - own["accuracy"]) < 0.02, edit  # 0.952-0.956
+    # "The conditional GAN's and StyleGAN's fakes mostly pass as real ... AP falls towards 0.5"
+    for other in ("conditional GAN", "StyleGAN"):
+        assert t[other]["fake"] < 0.4 and t[other]["ap"] < 0.75, other  # 0.12 / 0.62, 0.13 / 0.62
+        assert t[other]["real"] > 0.9  # "the real images are still called real"
+    # "A blur makes real images look generated ... AP stays well above its accuracy"
+    blur = t["DCGAN, blur 3x3"]
+    assert blur["real"] < own["real"] - 0.08  # 0.797 vs 0.958
+    assert blur["ap"] > blur["accuracy"] + 0.05  # 0.932 vs 0.848
+    # Privacy: "Neither generator is flagged beyond the 1% that fresh images would give"
+    assert all(a["flagged"] <= 0.02 for a in r["audit"].values())  # 0.0, 0.0
+    m = r["membership"]
+    over, aug, full = (
+        m["overfit (256 images)"],
+        m["overfit + DiffAugment"],
+        m["full data (60,000 images)"],
+    )
+    assert over["logan"]["auc"] >= 0.8 and over["logan"]["tpr"] > 0.8  # 0.980, 0.99
+    assert over["gan_leaks"]["auc"] < 0.65  # 0.520: "its samples alone give little away"
+    assert max(full["logan"]["auc"], full["gan_leaks"]["auc"]) <= 0.6  # 0.549, 0.450
+    assert aug["logan"]["auc"] < 0.65  # 0.526: "brought the white-box attack back to chance"
+    # Bias (shares of Trouser, Sneaker, Bag): the skew reproduced, the minority under-produced,
+    # truncation erasing it; rebalancing fixes the untruncated shares only.
+    b = r["bias"]
+    assert abs(b["skewed None"][0] - 0.7) < 0.05 and b["skewed None"][2] < 0.1  # 0.680, 0.077
+    bags = [b[f"skewed {psi}"][2] for psi in (None, 1.0, 0.5, 0.25)]
+    assert bags == sorted(bags, reverse=True) and bags[-1] < 0.01  # 0.077 .053 .014 .000
+    assert b["skewed 0.25"][0] < 0.7  # 0.007: "did not push the samples towards the majority"
+    assert all(0.25 < x < 0.42 for x in b["rebalanced None"])  # 0.329 0.290 0.309
+    assert b["rebalanced 0.25"][2] < 0.05  # 0.006
+    ratios = [r["stylegan_ratio"][p] for p in ("1.0", "0.7", "0.5")]
+    assert ratios == sorted(ratios) and ratios[-1] > 2 * ratios[0]  # 2.4, 6.0, 33.8
+    # Provenance
+    assert r["card_has_fid"] is True
+    assert r["psnr_min"] >= 35  # 36.7
+    w = r["watermark"]
+    assert w["marked samples, right key"] >= 0.99  # 1.0
+    for null in ("marked samples, other key", "unmarked samples", "real held-out images"):
+        assert w[null] <= 0.01, null  # 0.0
+    for broken in (
+        "marked, then blurred 3x3",
+        "marked, then shifted 1 px",
+        "marked, cropped 2 px + padded",
+    ):
+        assert w[broken] <= 0.05, broken  # 0.0: "what breaks it"
+    fp = r["fingerprint"]
+    assert fp["trained on marked data"] > 0.9 and fp["trained on clean data"] <= 0.01  # .987, 0
+
+
+CHECKS["09_ethics"] = _check_09
+
+
+def test_09_quotes_the_recorded_ethics_results():
+    """The numbers notebook 09's prose quotes from benchmarks/results/*.json."""
+    nb = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "09_ethics.ipynb")["cells"])
+    nb = " ".join(nb.split())
+    det = _results("detection.json")["detectors"]["plain"]["rows"]["dcgan"]
+    assert f"{det['accuracy']:.1%}, AP {det['average_precision']:.3f}" in nb  # 96.7%, AP 0.994
+    gans = _results("membership.json")["gans"]
+    early = gans["overfit_early_stop"]
+    assert early["steps"] == 1000 and gans["overfit"]["steps"] == 3000
+    assert f"sits in between at AUC {early['attacks']['logan']['auc']:.2f}" in nb  # 0.77
+    assert gans["overfit"]["train_images"] == 256
+    assert f"256 images {round(3000 * 32 / 256)} times" in nb  # batch 32: 375 passes
+    fp = _results("fingerprint.json")
+    assert fp["steps"] == 3696 and f"as many steps as `dcgan.pt` ({fp['steps']:,})" in nb
+
+
+def test_the_benchmarks_readme_quotes_the_recorded_ethics_tables():
+    text = (ROOT / "benchmarks/README.md").read_text()
+    det = _results("detection.json")["detectors"]
+    for k, r in det["plain"]["rows"].items():
+        a = det["augmented"]["rows"][k]
+        row = (
+            f"| {k} | {r['accuracy']:.3f} | {r['average_precision']:.3f} | "
+            f"{r['real_accuracy']:.3f} | {r['fake_accuracy']:.3f} | {a['accuracy']:.3f} | "
+            f"{a['average_precision']:.3f} |"
+        )
+        assert row in text, k
+    for k, g in _results("membership.json")["gans"].items():
+        at = g["attacks"]
+        assert (
+            f"| {k} | {g['train_images']:,} | {g['steps']:,} | {at['logan']['auc']:.3f} |" in text
+        )
+    for k, g in _results("watermark.json")["generators"].items():
+        assert f"| {k} | {g['marked']['fraction']:.3f} | {g['unmarked']['fraction']:.3f} |" in text
+    fp = _results("fingerprint.json")
+    assert f"{fp['trained_on_marked_data']['fraction']:.1%} carry the mark" in text
