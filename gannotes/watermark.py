@@ -163,7 +163,7 @@ class Detection(NamedTuple):
             "detected": self.detected,
             "fraction": round(self.fraction, 6),
             "threshold": round(self.threshold, 4),
-            "fpr": self.fpr,
+            "fpr": float(f"{self.fpr:.6g}"),
             "median_score": round(float(self.scores.median()), 3),
         }
 

@@ -110,3 +110,20 @@ def test_run_record_ignores_a_damaged_file(tmp_path):
     assert run_record(tmp_path) is None
     (tmp_path / "run.json").write_text(json.dumps({"sessions": []}))
     assert run_record(tmp_path) is None
+
+
+def test_card_of_a_toy_run_and_of_a_translator(tmp_path):
+    from pathlib import Path
+
+    out = tmp_path / "toy"
+    assert (
+        main(["train", "mlp", "--dataset", "ring", "--out", str(out), "--steps", "20", "--quiet"])
+        == 0
+    )
+    card = model_card(out, n=300)
+    assert "| Modes covered |" in card and "synthetic 2-D distribution `ring`" in card
+    assert "Not applicable" in card and "this run makes points" in card
+    assert "Differs from the course's recipe for this model and data" in card
+    ckpt = Path(__file__).resolve().parents[1] / "data/checkpoints/cyclegan_sneaker2boot.pt"
+    card = model_card(ckpt, n=100)
+    assert "| Classified as Ankle boot (the goal) |" in card and "| FID" not in card
