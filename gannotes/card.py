@@ -197,23 +197,27 @@ def _audit(family, images: torch.Tensor) -> str:
 
 
 def _watermark(family, images: torch.Tensor | None) -> str:
+    import math
+
     from . import watermark as wm
 
-    cmd = "`python -m gannotes sample RUN --n N --out FILE.npy --watermark KEY`"
-    base = (
-        "Samples are **not** watermarked by default. With " + cmd + " each sample carries an "
-        f"invisible keyed mark (PSNR >= {10 * __import__('math').log10(4 / wm.STRENGTH**2):.1f} dB), "
-        "which `python -m gannotes watermark detect FILE.npy --key KEY` finds at a false-positive "
-        f"rate of at most {wm.DEFAULT_FPR:g} per image. It survives 8-bit quantisation and mild "
-        "noise; blurring, cropping or a key holder can remove it."
-    )
     if images is None:
-        return base + " (The mark is for images; this run makes points.)"
+        return (
+            "Not applicable: the watermark (`sample --watermark KEY`) marks images; this run "
+            "makes points."
+        )
+    floor = 10 * math.log10(4 / wm.STRENGTH**2)
     some = images[:500]
     marked = wm.detect(wm.embed(some, "model-card"), "model-card")
     plain = wm.detect(some, "model-card")
     return (
-        base + f"\n\nMeasured on {len(some)} samples of this run: {marked.fraction:.1%} of marked "
+        "`python -m gannotes sample` adds no watermark unless it is given `--watermark KEY`; "
+        "with it each sample carries an invisible keyed mark (PSNR >= "
+        f"{floor:.1f} dB) that `python -m gannotes watermark detect FILE.npy --key KEY` finds at "
+        f"a false-positive rate of at most {wm.DEFAULT_FPR:g} per image. It survives 8-bit "
+        "quantisation and mild noise; blurring, cropping or a key holder can remove it. (A mark "
+        "the generator learned from marked training data is another matter: notebook 09.)"
+        f"\n\nMeasured on {len(some)} samples of this run: {marked.fraction:.1%} of marked "
         f"samples detected, {plain.fraction:.1%} of unmarked ones (bound {wm.DEFAULT_FPR:g})."
     )
 
@@ -222,38 +226,66 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+MIN_SAMPLES = 50  # fewer samples than this make KID's subsets and the k-NN metrics meaningless
+
+
+def _record_note(sessions: list[dict], step: Any) -> str:
+    """What the record cannot vouch for: steps trained before it began, or a record that ends
+    at another step than the checkpoint (a run.json that belongs to another run)."""
+    notes = []
+    if sessions and sessions[0].get("from_step", 0):
+        notes.append(f"steps 0-{sessions[0]['from_step']:,} were trained without a record")
+    if sessions and isinstance(step, int) and sessions[-1].get("to_step") != step:
+        notes.append(
+            f"the record ends at step {sessions[-1].get('to_step')}, the checkpoint is at step "
+            f"{step:,}: it may describe another run"
+        )
+    return f" (**{'; '.join(notes)}**)" if notes else ""
+
+
 def model_card(run: str | Path, *, n: int = 2000) -> str:
-    """The Markdown model card of a run directory or checkpoint file, measured now."""
+    """The Markdown model card of a run directory or checkpoint file, measured now on ``n``
+    samples (at least 50)."""
     from .checkpoint import find_checkpoint
     from .data import IMAGE_DATASETS
     from .training import load_family
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < MIN_SAMPLES:
+        raise ValueError(f"a model card needs n >= {MIN_SAMPLES} samples to measure, got {n!r}")
     ckpt = find_checkpoint(run)
     family = load_family(ckpt)
     cfg = family.config
+    images_run = cfg.dataset in IMAGE_DATASETS
     record = run_record(ckpt)
     sessions = record["sessions"] if record else []
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    step, elapsed = state.get("step", "?"), state.get("elapsed")
     quality, images = _quality(family, n)
 
     if sessions:
         last = sessions[-1]
         m = last.get("machine", {})
-        commands = "<br>".join(f"`{s['command']}`" for s in sessions)
+        commands = "<br>".join(f"`{s.get('command', '?')}`" for s in sessions)
+        commands += _record_note(sessions, step)
+        gpus = ", ".join(m.get("gpus", [])) or "none"
         hardware = (
             f"{m.get('cpu', '?')}, {m.get('usable_cores', '?')} usable cores, "
-            f"{m.get('torch_threads', '?')} torch threads; GPUs: {', '.join(m.get('gpus', [])) or 'none'}; "
-            f"device {last.get('device', '?')}; torch {m.get('torch', '?')}, Python {m.get('python', '?')}"
+            f"{m.get('torch_threads', '?')} torch threads; GPUs: {gpus}; device "
+            f"{last.get('device', '?')}; torch {m.get('torch', '?')}, Python {m.get('python', '?')}"
         )
         when = f"{sessions[0].get('started', '?')} to {last.get('finished', '?')}"
-        source = last.get("data", "?")
+        source = f"Source on the training machine: {last.get('data', '?')}."
     else:
         commands = (
             f"not recorded (no {RUN_RECORD} beside the checkpoint: trained through the Python "
             "API, exported, or by a gannotes older than run records)"
         )
-        hardware = when = source = "not recorded (see Command)"
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    step, elapsed = state.get("step", "?"), state.get("elapsed")
+        hardware = when = "not recorded (see Command)"
+        source = (
+            f"**Not recorded** (no {RUN_RECORD}): the above is what the config says; a run given "
+            "its own images through the Python API (a subset, edited images) is not described "
+            "by it."
+        )
     trained = f"{step:,} generator steps" if isinstance(step, int) else f"{step} steps"
     if elapsed is not None:
         trained += f" in {float(elapsed) / 60:.1f} minutes of training"
@@ -271,20 +303,45 @@ def model_card(run: str | Path, *, n: int = 2000) -> str:
             ),
         ]
     )
-    if cfg.dataset in IMAGE_DATASETS:
+    if images_run:
         used = (
             f"the first {cfg.data_limit:,} training images"
             if cfg.data_limit
             else "every training image"
         )
-        data = (
-            f"{_FASHION_MNIST}\n\nThis run: data set `{cfg.dataset}`, {used}. Source on the "
-            f"training machine: {source}."
-        )
+        data = f"{_FASHION_MNIST}\n\nThis run: data set `{cfg.dataset}`, {used}. {source}"
         audit = _audit(family, images)
+        use = (
+            "Teaching and study of generative adversarial networks (the gannotes course): "
+            "looking at what a GAN learns, measuring it, comparing training choices. Outputs are "
+            "small grayscale pictures of garments, not photographs of people or real products."
+        )
+        limits = (
+            "- Quality is measured with the course's own small feature network: numbers compare "
+            "runs of this course only, and a low FID does not mean an image is free of artefacts.\n"
+            "- The generator reproduces the imbalances of its data and can make them worse "
+            "(truncation erases the minority classes: notebook 09); the class shares above show "
+            "this run's.\n"
+            "- A GAN can memorise: the audit above catches near-copies, not the leakage that "
+            "membership inference finds through a discriminator (a GAN trained on few images "
+            "exposes them: notebook 09).\n"
+            "- Not for: passing generated images off as real, training data for decisions about "
+            "people, or any claim about real products."
+        )
     else:
-        data = f"The synthetic 2-D distribution `{cfg.dataset}` (gannotes.data): no personal or licensed data."
+        data = (
+            f"The synthetic 2-D distribution `{cfg.dataset}` (gannotes.data): points drawn fresh "
+            "for every batch; no personal or licensed data."
+        )
         audit = "Not applicable: the training points are fresh draws of a synthetic distribution."
+        use = (
+            "Teaching (the gannotes course): watching a GAN learn a 2-D distribution and lose or "
+            "keep its modes. Outputs are points in the plane."
+        )
+        limits = (
+            "- The measurements above say how many of the distribution's modes the samples cover "
+            "and how close they fall; they say nothing about any real data."
+        )
 
     today = datetime.now(timezone.utc).date().isoformat()
     sections = [
@@ -302,18 +359,9 @@ def model_card(run: str | Path, *, n: int = 2000) -> str:
         "## Memorisation audit",
         audit,
         "## Intended use",
-        "Teaching and study of generative adversarial networks (the gannotes course): looking at "
-        "what a GAN learns, measuring it, comparing training choices. Outputs are small grayscale "
-        "pictures of garments, not photographs of people or real products.",
+        use,
         "## Limitations and risks",
-        "- Quality is measured with the course's own small feature network: numbers compare runs "
-        "of this course only, and a low FID does not mean an image is free of artefacts.\n"
-        "- The generator reproduces the imbalances of its data and can amplify them (truncation "
-        "favours the majority: notebook 09); the class shares above show this run's.\n"
-        "- A GAN can memorise: the audit above catches near-copies, not subtler leakage that "
-        "membership inference finds, and a run on few images leaks (notebook 09).\n"
-        "- Not for: passing generated images off as real, training data for decisions about "
-        "people, or any claim about real products.",
+        limits,
         "## Watermark",
         _watermark(family, images),
         "## Licence",

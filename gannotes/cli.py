@@ -359,7 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="output .md file (default: print to stdout)"
     )
     card.add_argument(
-        "--n", type=_positive(int), default=2000, help="samples measured (default 2000)"
+        "--n",
+        type=_number(Range(50, integer=True)),
+        default=2000,
+        help="samples measured, at least 50 (default 2000)",
     )
     return parser
 
@@ -389,8 +392,10 @@ def _load_samples(path: Path):
     except (ValueError, OSError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GannotesError(f"{path} is not a readable .npy array ({reason[:100]})") from None
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.number):
-        raise GannotesError(f"{path} must hold a numeric array, got dtype {x.dtype}")
+    if not isinstance(x, np.ndarray):
+        raise GannotesError(f"{path} must hold one array (.npy), got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise GannotesError(f"{path} must hold a real numeric array, got dtype {x.dtype}")
     return x
 
 
@@ -554,7 +559,9 @@ def _record_session(args, trainer, world, started: str, from_step: int, seconds:
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
-            record = {"sessions": []}  # an unreadable record is replaced, never fatal
+            pass  # an unreadable record is replaced, never fatal (the card says what is missing)
+        if not isinstance(record, dict) or not isinstance(record.get("sessions"), list):
+            record = {"sessions": []}
     launcher = f"torchrun --nproc_per_node {world.world_size} -m" if world else "python -m"
     record.setdefault("sessions", []).append(
         {

@@ -102,7 +102,9 @@ def test_card_errors_are_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "not found" in err
     with pytest.raises(SystemExit) as exit_:
         main(["card", str(tmp_path), "--n", "0"])
-    assert exit_.value.code == 2 and "positive" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "an integer >= 50" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="n >= 50"):
+        model_card(tmp_path, n=3)
 
 
 def test_run_record_ignores_a_damaged_file(tmp_path):
@@ -122,8 +124,32 @@ def test_card_of_a_toy_run_and_of_a_translator(tmp_path):
     )
     card = model_card(out, n=300)
     assert "| Modes covered |" in card and "synthetic 2-D distribution `ring`" in card
-    assert "Not applicable" in card and "this run makes points" in card
+    assert "Not applicable" in card and "this run makes points" in card and "garments" not in card
     assert "Differs from the course's recipe for this model and data" in card
     ckpt = Path(__file__).resolve().parents[1] / "data/checkpoints/cyclegan_sneaker2boot.pt"
     card = model_card(ckpt, n=100)
     assert "| Classified as Ankle boot (the goal) |" in card and "| FID" not in card
+
+
+@pytest.mark.filterwarnings("ignore:frechet_distance")  # 60 samples: a biased FID is fine here
+def test_card_of_other_families_and_an_unrecorded_checkpoint():
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[1] / "data/checkpoints"
+    for name in ("cgan_projection.pt", "stylegan.pt"):
+        card = model_card(shipped / name, n=60)
+        assert "## Measured quality" in card and "| FID (course feature network" in card
+    card = model_card(shipped / "dcgan_skewed.pt", n=60)
+    assert "**Not recorded** (no run.json)" in card  # its 6,000 images are not in its config
+
+
+@pytest.mark.filterwarnings("ignore:frechet_distance")
+def test_a_record_of_another_run_is_flagged(run, tmp_path):
+    import shutil
+
+    other = tmp_path / "copy"
+    shutil.copytree(run, other)
+    record = json.loads((other / "run.json").read_text())
+    record["sessions"][-1]["to_step"] = 7
+    (other / "run.json").write_text(json.dumps(record))
+    assert "it may describe another run" in model_card(other, n=60)
