@@ -32,7 +32,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 help:
 	@echo "gannotes: a tested GAN course"
 	@echo ""
-	@echo "  make lab     open the course in JupyterLab (creates $(VENV) on first use)"
+	@echo "  make lab     open the course (00_welcome.ipynb) in JupyterLab (creates $(VENV) on first use)"
 	@echo "  make test    run every test, including executing every notebook"
 	@echo ""
 	@echo "Also: make lint | clean-notebooks | check-notebooks | data | clean"
@@ -47,8 +47,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --no-deps "pytorch-fid>=0.3" "torch-fidelity>=0.3"
 	touch $@
 
+# Opens the first notebook (not the Launcher); the file browser's root is notebooks/, so every
+# notebook is one click away.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/ $(ROOT_ARGS) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks notebooks/00_welcome.ipynb $(ROOT_ARGS) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

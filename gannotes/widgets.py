@@ -30,8 +30,8 @@ Instance noise is constant here (its annealing is stretched to 10^9 steps) so th
 means the same at step 10 and at step 10,000.
 
 Speed, on one CPU thread (``benchmark_frame``): one frame of the default app (10 steps of a
-64-wide MLP pair on batches of 256: 0.05 s; the frame's arrays: 0.005 s; the PNG: 0.11 s) takes
-about 0.18 s; the ring's modes appear after about 2,000 steps, a minute or two of play.
+64-wide MLP pair on batches of 256: 0.05-0.08 s; the frame's arrays: 0.005 s; the 540 x 450 PNG:
+0.12 s) takes about 0.2 s; the ring's modes appear after about 2,000 steps, a minute or two of play.
 """
 
 from __future__ import annotations
@@ -58,7 +58,15 @@ from .training import TrainConfig, Trainer, TrainingDiverged, default_config
 from .tricks import pack
 from .viz import decision_surface, plot_points
 
-__all__ = ["LIVE_OPTIONS", "RESET_OPTIONS", "GANLab", "benchmark_frame", "draw", "gan_lab"]
+__all__ = [
+    "LIVE_OPTIONS",
+    "RESET_OPTIONS",
+    "GANLab",
+    "benchmark_frame",
+    "draw",
+    "frame_title",
+    "gan_lab",
+]
 
 # The lab's options are the classic family's training knobs (gannotes.config.knob): those declared
 # `rebuild` (they change the networks, optimizers or data) wait for reset(), the others act on
@@ -71,6 +79,10 @@ _KNOBS = {
 LIVE_OPTIONS = tuple(name for name, spec in _KNOBS.items() if not spec.rebuild)
 RESET_OPTIONS = (*(name for name, spec in _KNOBS.items() if spec.rebuild), "dataset", "hidden")
 LIMITS = {"ring": 1.6, "grid": 6.0}  # the square [-a, a]^2 shown for each toy set
+# The frame is a PNG shown at its pixel size (ipywidgets.Image), so text is as large on screen as
+# fontsize * dpi / 72 pixels: at matplotlib's default dpi and sizes (12 pt titles, 10 pt ticks) it
+# reads like any inline plot's.
+DPI, TITLE_SIZE, TICK_SIZE = 100, 12, 10
 
 
 class _PointView(nn.Module):
@@ -213,7 +225,8 @@ class GANLab:
         ``[A, 2]`` and ``arrows`` ``[A, 2]`` (``-dL_G/dx``, see :meth:`generator_arrows`),
         ``xx``, ``yy``, ``probs`` ``[R, R]`` (D's probability on a grid, for contourf), ``lim``,
         ``step``, ``loss_d``, ``loss_g``, ``d_real``, ``d_fake`` (NaN before the first step),
-        ``modes`` and ``n_modes`` (modes covered by the generated points, of how many).
+        ``has_stats`` (False before the first step, and after ``reset()``), ``modes`` and
+        ``n_modes`` (modes covered by the generated points, of how many).
         """
         trainer = self.trainer
         with torch.no_grad():
@@ -246,24 +259,27 @@ class GANLab:
             **{k: self.last.get(k, nan) for k in ("loss_d", "loss_g", "d_real", "d_fake")},
             "score_real": self.last.get("score_real", nan),
             "score_fake": self.last.get("score_fake", nan),
+            "has_stats": bool(self.last),
             "probability": logits,
             "modes": coverage.modes,
             "n_modes": len(coverage.histogram),
         }
 
-    def render_png(self, frame: dict[str, Any] | None = None, dpi: int = 72) -> bytes:
+    def render_png(self, frame: dict[str, Any] | None = None, dpi: int = DPI) -> bytes:
         """The frame (default: a fresh ``frame()``) drawn by :func:`draw`, as PNG bytes.
 
-        One Agg figure is kept and redrawn, so no pyplot window or backend is involved.
+        One Agg figure is kept and redrawn, so no pyplot window or backend is involved. At the
+        default ``dpi`` the PNG is 540 x 450 pixels.
         """
         frame = self.frame() if frame is None else frame
         if self._figure is None:
-            fig = Figure(figsize=(5.4, 4.5))
+            fig = Figure(figsize=(5.4, 4.5), dpi=DPI)
             FigureCanvasAgg(fig)
-            ax = fig.add_axes((0.08, 0.08, 0.72, 0.82))
-            cax = fig.add_axes((0.84, 0.08, 0.03, 0.82))
+            ax = fig.add_axes((0.1, 0.07, 0.7, 0.78))
+            cax = fig.add_axes((0.84, 0.07, 0.03, 0.78))
             mappable = ScalarMappable(Normalize(0.0, 1.0), cmap="coolwarm")
             fig.colorbar(mappable, cax=cax, label="D(x): probability of real")
+            cax.tick_params(labelsize=TICK_SIZE)
             self._figure = fig
         fig = self._figure
         ax = fig.axes[0]
@@ -302,16 +318,32 @@ def draw(frame: dict[str, Any], ax: Any, arrow_length: float = 0.06) -> Any:
         color="black",
         alpha=0.7,
     )
-    if frame.get("probability", True):
-        scores = f"D(x) {frame['d_real']:.2f}  D(G(z)) {frame['d_fake']:.2f}"
-    else:
-        scores = f"f(x) {frame['score_real']:.2f}  f(G(z)) {frame['score_fake']:.2f}"
-    ax.set_title(
-        f"step {frame['step']}  loss D {frame['loss_d']:.3f}  G {frame['loss_g']:.3f}  "
-        f"{scores}  modes {frame['modes']}/{frame['n_modes']}",
-        fontsize=8,
-    )
+    ax.set_title(frame_title(frame), fontsize=TITLE_SIZE)
+    ax.tick_params(labelsize=TICK_SIZE)
+    legend = ax.get_legend()
+    if legend is not None:
+        for text in legend.get_texts():
+            text.set_fontsize(TICK_SIZE)
     return ax
+
+
+def frame_title(frame: dict[str, Any]) -> str:
+    """The two-line title of a :meth:`GANLab.frame`: step and losses, then D's scores and modes.
+
+    Before the first step (a new or reset lab: ``has_stats`` false) there are no losses yet,
+    so it says what to press instead of printing NaNs.
+    """
+    modes = f"modes {frame['modes']}/{frame['n_modes']}"
+    if not frame.get("has_stats", not np.isnan(frame["loss_d"])):
+        return f"step {frame['step']}: press Play or Step\n{modes}"
+    if frame.get("probability", True):
+        scores = f"D(x) {frame['d_real']:.2f}   D(G(z)) {frame['d_fake']:.2f}"
+    else:
+        scores = f"f(x) {frame['score_real']:.2f}   f(G(z)) {frame['score_fake']:.2f}"
+    return (
+        f"step {frame['step']}   loss D {frame['loss_d']:.3f}   G {frame['loss_g']:.3f}\n"
+        f"{scores}   {modes}"
+    )
 
 
 def benchmark_frame(lab: GANLab, steps_per_frame: int = 10, frames: int = 10) -> float:
@@ -414,7 +446,9 @@ def gan_lab(
     play = widgets.Play(value=0, min=0, max=10**9, step=1, interval=interval_ms)
     step_button = widgets.Button(description="Step", icon="step-forward")
     reset_button = widgets.Button(description="Reset", icon="refresh")
-    image = widgets.Image(format="png")
+    # Shown at the PNG's own size (not shrunk to fit beside the panel, which wraps below it
+    # instead), so its text stays as large as render_png draws it.
+    image = widgets.Image(format="png", layout=widgets.Layout(flex="0 0 auto"))
     status = widgets.HTML()
     state = {"done": 0.0}
 
@@ -463,7 +497,8 @@ def gan_lab(
 
     buttons = widgets.HBox([play, step_button, reset_button, seed_box])
     panel = widgets.VBox([steps_box, *controls.values()])
-    box = widgets.VBox([buttons, widgets.HBox([image, panel]), status])
+    picture = widgets.HBox([image, panel], layout=widgets.Layout(flex_flow="row wrap"))
+    box = widgets.VBox([buttons, picture, status])
     box.lab, box.controls, box.image, box.status, box.play = lab, controls, image, status, play
     box.steps_box, box.seed_box = steps_box, seed_box
     box.step_button, box.reset_button = step_button, reset_button

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,35 @@ def test_the_package_imports_without_jupyter():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_make_lab_opens_the_first_notebook_with_every_notebook_in_reach():
+    """`make lab` opens 00_welcome.ipynb (not JupyterLab's Launcher) on a server whose root is
+    notebooks/, so the file browser shows every notebook; LAB_ARGS still reach the command."""
+    makefile = (ROOT / "Makefile").read_text()
+    if shutil.which("make"):
+        # -o: treat the venv's stamp as up to date, so the dry run prints only the lab command.
+        out = subprocess.run(
+            [
+                "make",
+                "-n",
+                "lab",
+                "LAB_ARGS=--no-browser",
+                "VENV=/no/venv",
+                "-o",
+                "/no/venv/.installed",
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (command,) = [line for line in out.splitlines() if " lab " in line]
+    else:
+        (command,) = re.findall(r"^\t\$\(BIN\)/jupyter lab .*$", makefile, flags=re.MULTILINE)
+        command += " --no-browser"
+    args = command.split()
+    assert "notebooks/00_welcome.ipynb" in args and (ROOT / "notebooks/00_welcome.ipynb").exists()
+    assert "--ServerApp.root_dir=notebooks" in args
+    assert "notebooks/" not in args  # the old form: a directory, which opens the Launcher
+    assert args[-1] == "--no-browser"

@@ -1,5 +1,7 @@
 """GAN Lab (gannotes.widgets): the training logic and the widget's callbacks, without a browser."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -127,6 +129,53 @@ def test_frame_has_the_arrays_to_draw():
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def title_of(lab: GANLab) -> str:
+    return lab._figure.axes[0].get_title()
+
+
+def test_the_title_and_ticks_are_as_large_as_a_normal_plots_and_fit():
+    """The PNG is shown at its pixel size, so text is fontsize * (PNG pixels per inch) / 72 pixels
+    tall on screen: at least matplotlib's default body text (10 pt at its default 100 dpi, 13.9
+    pixels); the title (the longest one: a big step, negative losses) stays inside the picture."""
+    from matplotlib.image import imread
+
+    lab = small_lab()
+    lab.step(1)
+    frame = {**lab.frame(), "step": 123456, "loss_d": -12.345, "loss_g": -12.345, "modes": 8}
+    png = imread(io.BytesIO(lab.render_png(frame)))
+    fig = lab._figure
+    ax = fig.axes[0]
+    px_per_pt = png.shape[1] / (fig.get_figwidth() * 72)
+    assert ax.title.get_fontsize() >= 12
+    assert ax.title.get_fontsize() * px_per_pt >= 10 * 100 / 72
+    ticks = ax.get_xticklabels() + ax.get_yticklabels() + fig.axes[1].get_yticklabels()
+    assert min(t.get_fontsize() for t in ticks) * px_per_pt >= 10 * 100 / 72 - 1e-9
+    box = ax.title.get_window_extent(fig.canvas.get_renderer())
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    assert "step 123456" in ax.get_title() and "loss D -12.345" in ax.get_title()
+
+
+def test_no_nan_in_the_title_before_the_first_step_or_after_reset():
+    lab = small_lab()
+    assert lab.frame()["has_stats"] is False
+    lab.render_png()
+    assert "nan" not in title_of(lab).lower() and "step 0" in title_of(lab)
+    assert "press Play or Step" in title_of(lab)
+
+    lab.step(2)
+    assert lab.frame()["has_stats"] is True
+    lab.render_png()
+    assert "step 2" in title_of(lab) and "loss D" in title_of(lab)
+    assert "nan" not in title_of(lab).lower()
+
+    lab.reset()
+    lab.render_png()
+    assert "nan" not in title_of(lab).lower() and "step 0" in title_of(lab)
+    # a frame from before has_stats existed: NaN losses also mean "no step yet"
+    frame = {k: v for k, v in lab.frame().items() if k != "has_stats"}
+    assert "nan" not in widgets.frame_title(frame).lower()
+
+
 def test_the_app_steps_plays_and_reacts_to_its_controls():
     pytest.importorskip("ipywidgets")
     app = widgets.gan_lab(
@@ -141,6 +190,7 @@ def test_the_app_steps_plays_and_reacts_to_its_controls():
         batch_size=32,
     )
     lab, image = app.lab, app.image
+    assert app.children[1].layout.flex_flow == "row wrap"  # the panel wraps, the PNG keeps its size
     first = image.value
     assert first[:8] == b"\x89PNG\r\n\x1a\n" and lab.trainer.step == 0
 
@@ -173,6 +223,8 @@ def test_the_app_steps_plays_and_reacts_to_its_controls():
     app.seed_box.value = 4
     app.reset_button.click()
     assert lab.trainer.step == 0 and lab.trainer.config.seed == 4
+    assert "nan" not in title_of(lab).lower() and "step 0" in title_of(lab)
+    assert "nan" not in app.status.value.lower()
     assert lab.trainer.config.spectral_norm and not lab.needs_reset
     assert lab.trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-2)  # kept
     app.on_play_tick()
