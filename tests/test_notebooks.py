@@ -1076,10 +1076,12 @@ def _check_09(r: dict) -> None:
     for other in ("conditional GAN", "StyleGAN"):
         assert t[other]["fake"] < 0.4 and t[other]["ap"] < 0.75, other  # 0.12 / 0.62, 0.13 / 0.62
         assert t[other]["real"] > 0.9  # "the real images are still called real"
-    # "A blur makes real images look generated ... AP stays well above its accuracy"
+    # "A blur moves the errors onto real images"; "a better threshold would win back ... little
+    # more than the 0.5 one under blur"; "the ranking itself degrades too"
     blur = t["DCGAN, blur 3x3"]
-    assert blur["real"] < own["real"] - 0.08  # 0.797 vs 0.958
-    assert blur["ap"] > blur["accuracy"] + 0.05  # 0.932 vs 0.848
+    assert blur["real"] < own["real"] - 0.08 and blur["real"] < blur["fake"]  # 0.797 vs 0.958
+    assert blur["best"] - blur["accuracy"] < 0.05  # 0.86 vs 0.848
+    assert own["ap"] - blur["ap"] > 0.03  # 0.994 vs 0.932
     # Privacy: "Neither generator is flagged beyond the 1% that fresh images would give"
     assert all(a["flagged"] <= 0.02 for a in r["audit"].values())  # 0.0, 0.0
     m = r["membership"]
@@ -1104,7 +1106,9 @@ def _check_09(r: dict) -> None:
     ratios = [r["stylegan_ratio"][p] for p in ("1.0", "0.7", "0.5")]
     assert ratios == sorted(ratios) and ratios[-1] > 2 * ratios[0]  # 2.4, 6.0, 33.8
     # Provenance
-    assert r["card_has_fid"] is True
+    # "A run of a few seconds fails the course's quality gate, and its card says so ... The audit
+    # finds no copies"
+    assert r["card"] == {"has_fid": True, "fails_gate": True, "no_copies": True}
     assert r["psnr_min"] >= 35  # 36.7
     w = r["watermark"]
     assert w["marked samples, right key"] >= 0.99  # 1.0
@@ -1137,6 +1141,18 @@ def test_09_quotes_the_recorded_ethics_results():
     assert f"256 images {round(3000 * 32 / 256)} times" in nb  # batch 32: 375 passes
     fp = _results("fingerprint.json")
     assert fp["steps"] == 3696 and f"as many steps as `dcgan.pt` ({fp['steps']:,})" in nb
+    rows = _results("detection.json")["detectors"]["plain"]["rows"]
+    w = rows["wgan_gp"]
+    # "ranks most fakes above reals (AP 0.94) while a third of the fakes fall below its 0.5
+    # threshold (accuracy 0.82)"; "the best threshold reaches 0.86 there"; "caught more often
+    # than those two, less often than the DCGAN"
+    assert f"(AP {w['average_precision']:.2f})" in nb and f"(accuracy {w['accuracy']:.2f})" in nb
+    assert 0.25 < 1 - w["fake_accuracy"] < 0.4  # 0.32
+    assert f"the best threshold reaches {w['best_accuracy']:.2f} there" in nb
+    others = max(rows["cgan_projection"]["fake_accuracy"], rows["stylegan"]["fake_accuracy"])
+    assert others < w["fake_accuracy"] < rows["dcgan"]["fake_accuracy"]
+    blur = rows["dcgan_blur"]
+    assert blur["best_accuracy"] - blur["accuracy"] < 0.05  # "little more than the 0.5 one"
 
 
 def test_the_benchmarks_readme_quotes_the_recorded_ethics_tables():
