@@ -289,21 +289,52 @@ class RealOrFakeGame:
         return self
 
 
+# On screen sizes of the widget, in CSS pixels: the image being judged and each thumbnail of the
+# game-over view. Images are enlarged by a whole factor with nearest-neighbour upsampling inside the
+# PNG (a 28x28 image: 5x and 4x), so the browser shows them pixel for pixel, sharp, not blurred.
+PLAY_PX = 140
+THUMB_PX = 112
+THUMBS_PER_ROW = 5  # a 20-image game has at most 10 fakes: two rows of 5 at 112 px, ~590 px wide
+
+
+def _enlarged_png(
+    images: torch.Tensor, nrow: int, min_px: int, padding: int
+) -> tuple[bytes, tuple[int, int]]:
+    """PNG bytes of a grid of ``images`` ``[N, C, H, W]``, each enlarged to at least ``min_px``.
+
+    Every pixel of the grid (padding included) becomes a ``scale x scale`` block, the smallest
+    whole scale that reaches ``min_px``. Returns the PNG and its ``(width, height)``, so a caller
+    can size the ``ipywidgets.Image`` to the PNG's own pixels.
+    """
+    import io
+
+    from PIL import Image
+
+    from .viz import _unit_to_uint8, make_grid
+
+    scale = max(1, math.ceil(min_px / max(images.shape[-2:])))
+    grid = make_grid(images, nrow=nrow, padding=padding)  # [H', W'] or [H', W', 3] in [0, 1]
+    pixels = _unit_to_uint8(grid.repeat(scale, axis=0).repeat(scale, axis=1))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue(), (pixels.shape[1], pixels.shape[0])
+
+
 def real_or_fake_widget(real: Any, fake: Any, rounds: int = 20, seed: int = 0) -> Any:
     """An ipywidgets game: one image at a time, the player clicks "real" or "fake".
 
     After each click the widget says whether the answer was right and shows the running score
-    against chance; at the end it shows the summary and the fakes that fooled the player. The
-    returned VBox exposes ``game`` (a :class:`RealOrFakeGame`), ``real_button``, ``fake_button``,
-    ``restart_button``, ``image``, ``feedback`` and ``score``, so tests (and scripts) can drive it
-    with ``box.real_button.click()`` without a browser.
+    against chance; at the end it shows the summary and, under a caption, the fakes that fooled
+    the player, each at least ``THUMB_PX`` pixels wide. The returned VBox exposes ``game`` (a
+    :class:`RealOrFakeGame`), ``real_button``, ``fake_button``, ``restart_button``, ``image``,
+    ``caption``, ``feedback`` and ``score``, so tests (and scripts) can drive it with
+    ``box.real_button.click()`` without a browser.
     """
     import ipywidgets as widgets
 
-    from .viz import _png_bytes
-
     box = widgets.VBox()
-    image = widgets.Image(format="png", width=140, height=140)
+    caption = widgets.HTML()  # above the image; says what the game-over image shows
+    image = widgets.Image(format="png")
     real_button = widgets.Button(description="real", button_style="info")
     fake_button = widgets.Button(description="fake", button_style="warning")
     restart_button = widgets.Button(description="new game")
@@ -311,20 +342,36 @@ def real_or_fake_widget(real: Any, fake: Any, rounds: int = 20, seed: int = 0) -
     score = widgets.HTML()
     state = {"seed": int(seed)}
 
+    def put(png: bytes | None, size: tuple[int, int] = (0, 0)) -> None:
+        """Show a PNG at its own pixel size (no resampling by the browser), or hide the image."""
+        image.layout.display = "none" if png is None else None
+        image.value = png or b""
+        image.width, image.height = str(size[0]), str(size[1])
+
     def show() -> None:
         game = box.game
         score.value = game.summary()
         done = game.finished
         real_button.disabled = fake_button.disabled = done
         if not done:
-            image.value = _png_bytes(game.current()[None], nrow=1, padding=0)
-        else:
-            fooled = game.fooled_by()
-            feedback.value = f"<b>Game over.</b> {len(fooled)} generated image(s) fooled you" + (
-                " (shown above)." if fooled else "."
-            )
-            if fooled:
-                image.value = _png_bytes(game.images[fooled], nrow=min(len(fooled), 8))
+            caption.value = f"Image {game.position + 1} of {len(game)}:"
+            put(*_enlarged_png(game.current()[None], nrow=1, min_px=PLAY_PX, padding=0))
+            return
+        fooled = game.fooled_by()
+        feedback.value = f"<b>Game over.</b> {len(fooled)} generated image(s) fooled you" + (
+            " (shown above)." if fooled else "."
+        )
+        if not fooled:
+            caption.value = "No generated image fooled you."
+            put(None)
+            return
+        caption.value = (
+            f"<b>The {len(fooled)} generated image(s) you called real</b> (deck positions "
+            + ", ".join(str(i + 1) for i in fooled)
+            + "), enlarged. What do they get right that the others did not?"
+        )
+        nrow = min(len(fooled), THUMBS_PER_ROW)
+        put(*_enlarged_png(game.images[fooled], nrow=nrow, min_px=THUMB_PX, padding=1))
 
     def on_answer(said_real: bool) -> None:
         if box.game.finished:
@@ -348,13 +395,15 @@ def real_or_fake_widget(real: Any, fake: Any, rounds: int = 20, seed: int = 0) -
 
     box.game = RealOrFakeGame(real, fake, rounds=rounds, seed=state["seed"])
     box.children = [
+        caption,
         image,
         widgets.HBox([real_button, fake_button, restart_button]),
         feedback,
         score,
     ]
     box.real_button, box.fake_button, box.restart_button = real_button, fake_button, restart_button
-    box.image, box.feedback, box.score, box.restart = image, feedback, score, restart
+    box.image, box.caption, box.feedback, box.score = image, caption, feedback, score
+    box.restart = restart
     feedback.value = "Is this image real or generated?"
     show()
     return box

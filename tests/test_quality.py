@@ -229,6 +229,14 @@ def test_widget_buttons_play_the_game():
     assert box.game.records[0].said_real is False
 
 
+def _png(data: bytes):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data))
+
+
 def test_widget_shows_the_fakes_that_fooled_the_player():
     pytest.importorskip("ipywidgets")
     real, fake = _decks()
@@ -236,12 +244,51 @@ def test_widget_shows_the_fakes_that_fooled_the_player():
     for _ in range(4):
         box.real_button.click()  # "real" every time: both fakes fool the player
     assert "2 generated image(s) fooled you" in box.feedback.value
-    import io
-
-    from PIL import Image
-
-    picture = Image.open(io.BytesIO(box.image.value))
+    assert "The 2 generated image(s) you called real" in box.caption.value
+    picture = _png(box.image.value)
     assert picture.size[0] > picture.size[1]  # the two fakes side by side
+
+
+def test_widget_game_over_thumbnails_are_readable():
+    """28x28 images: each fake that fooled the player is >= 84 px on screen, upsampled in the PNG
+    (nearest neighbour, so the browser does not blur them), and the widget shows the PNG at its
+    own size. (A learner saw them squeezed into a 140 px box: 35 px each.)"""
+    pytest.importorskip("ipywidgets")
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(30, 1, 28, 28, generator=gen) * 2 - 1
+    fake = torch.rand(30, 1, 28, 28, generator=gen) * 2 - 1
+    box = real_or_fake_widget(real, fake, rounds=20, seed=0)
+    playing = _png(box.image.value)
+    assert playing.size == (140, 140) and box.image.width == "140"  # 5x, one image
+    for _ in range(20):
+        box.real_button.click()  # all 10 fakes fool the player
+    fooled = box.game.fooled_by()
+    assert len(fooled) == 10 and "10 generated image(s)" in box.caption.value
+    picture = _png(box.image.value)
+    width, height = picture.size
+    assert (box.image.width, box.image.height) == (str(width), str(height))  # not resized
+    per_row, rows = 5, 2
+    assert width / per_row >= 84 and height / rows >= 84
+    assert width <= 800  # still fits a notebook's output area
+    # Oracle: the first thumbnail is the first fooling fake, each pixel a 4x4 block.
+    scale, first = 4, (box.game.images[fooled[0], 0].numpy() + 1) / 2  # [28, 28] in [0, 1]
+    expected = np.kron(np.floor(first * 255 + 0.5), np.ones((scale, scale)))
+    thumb = np.asarray(picture.convert("L"))[scale : 29 * scale, scale : 29 * scale]
+    np.testing.assert_array_equal(thumb, expected)
+
+    box.restart_button.click()  # a new game is back to one image at 140 px
+    assert _png(box.image.value).size == (140, 140) and box.image.layout.display is None
+
+
+def test_widget_hides_the_image_when_no_fake_fooled_the_player():
+    pytest.importorskip("ipywidgets")
+    real, fake = _decks()
+    box = real_or_fake_widget(real, fake, rounds=4, seed=1)
+    for _ in range(4):
+        is_real = bool(box.game.truth[box.game.position])
+        (box.real_button if is_real else box.fake_button).click()
+    assert "0 generated image(s) fooled you" in box.feedback.value
+    assert box.image.layout.display == "none" and "No generated image" in box.caption.value
 
 
 def test_importing_quality_needs_no_jupyter():
