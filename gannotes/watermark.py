@@ -22,14 +22,17 @@ Why the false-positive rate is a statement, not a guess: for an image that does 
 key's mark (a real photo, an unmarked sample, a sample marked with another key), ``c`` does not
 depend on ``p``, and ``p``'s signs are independent fair coins. Then ``<c, p>`` is a sum of
 independent terms ``+-c_i``, and Hoeffding's inequality gives ``P(z >= t) <= exp(-t^2 / 2)`` for
-*every* such image, whatever it shows. The threshold for a false-positive rate ``alpha`` is
-``t = sqrt(2 ln(1 / alpha))`` (3.72 for the default 1e-3); a marked image scores far above it
+*every* such image chosen without knowledge of the key (the probability is over the key's random
+pattern). The threshold for a false-positive rate ``alpha`` is ``t = sqrt(2 ln(1 / alpha))`` (3.72 for the default 1e-3); a marked image scores far above it
 (about 14 for Fashion-MNIST images after 8-bit quantisation and noise of std 0.01; tested).
 
 What breaks it (measured in notebook 09): blurring removes the fine detail the pattern lives in;
 a shift or crop misaligns pattern and image, and the detector then sees an unrelated pattern; a
-party who knows the key can subtract the mark. It is a provenance signal for cooperative use
-(a model owner labels its outputs), not a defence against an adversary.
+party who knows the key can subtract the mark, or add it to a real photo (whoever can check a
+key can forge it). It is a provenance signal for cooperative use (a model owner labels its
+outputs), not a defence against an adversary. Cox et al. put their mark in the perceptually
+significant low-frequency components so that it survives blur and compression; this one lives
+in single pixels, which keeps it simple to explain and easy to break.
 """
 
 from __future__ import annotations
