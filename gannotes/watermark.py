@@ -23,8 +23,9 @@ key's mark (a real photo, an unmarked sample, a sample marked with another key),
 depend on ``p``, and ``p``'s signs are independent fair coins. Then ``<c, p>`` is a sum of
 independent terms ``+-c_i``, and Hoeffding's inequality gives ``P(z >= t) <= exp(-t^2 / 2)`` for
 *every* such image chosen without knowledge of the key (the probability is over the key's random
-pattern). The threshold for a false-positive rate ``alpha`` is ``t = sqrt(2 ln(1 / alpha))`` (3.72 for the default 1e-3); a marked image scores far above it
-(about 14 for Fashion-MNIST images after 8-bit quantisation and noise of std 0.01; tested).
+pattern). The threshold for a false-positive rate ``alpha`` is ``t = sqrt(2 ln(1 / alpha))``
+(3.72 for the default 1e-3); a marked image scores far above it (about 14 for Fashion-MNIST
+images after 8-bit quantisation and noise of std 0.01; tested).
 
 What breaks it (measured in notebook 09): blurring removes the fine detail the pattern lives in;
 a shift or crop misaligns pattern and image, and the detector then sees an unrelated pattern; a
