@@ -441,6 +441,7 @@ def _train(args) -> int:
 
 def _train_in_process(args, world) -> int:
     import os
+    import shlex
 
     import torch
 
@@ -452,7 +453,7 @@ def _train_in_process(args, world) -> int:
         torch.set_num_threads(1)
     from .checkpoint import CHECKPOINT_NAME, GannotesError, write_json
     from .gans import family_for_model
-    from .training import Trainer, default_config
+    from .training import Trainer, TrainingInterrupted, default_config
     from .viz import save_image_grid
 
     ckpt = args.out / CHECKPOINT_NAME
@@ -513,7 +514,20 @@ def _train_in_process(args, world) -> int:
             file=sys.stderr,
         )
     started, from_step, elapsed = _utc_now(), trainer.step, trainer.elapsed
-    trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
+    try:
+        trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
+    except TrainingInterrupted as stop:  # Ctrl-C: the step finished and the checkpoint is saved
+        if main:
+            write_json(args.out / "history.json", trainer.history)
+            _record_session(args, trainer, world, started, from_step, trainer.elapsed - elapsed)
+            launcher = f"torchrun --nproc_per_node {world.world_size} -m" if world else "python -m"
+            again = [*args.argv, *([] if args.resume else ["--resume"])]
+            print(
+                f"gannotes train: {stop.where()}; wrote {ckpt}, history.json, run.json; "
+                f"continue: {launcher} gannotes {shlex.join(again)}",
+                file=sys.stderr,
+            )
+        return 130  # a shell's code for a run stopped by SIGINT
     trainer.save()
     if not main:
         return 0  # rank 0 writes the history, samples and summary

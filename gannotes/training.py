@@ -7,7 +7,8 @@ sampler. The :class:`Trainer` owns everything else, the same for every family:
   all checkpointed;
 * data: shuffled epochs over Fashion-MNIST, or fresh points of a 2-D toy set;
 * budgets in steps or minutes, a learning-rate schedule over every optimizer of the family,
-  a progress bar, and a clean stop on Ctrl-C (Jupyter's stop button) that saves first;
+  a progress bar, and a clean stop on Ctrl-C (Jupyter's stop button): the step in progress
+  finishes, the run is saved, and :class:`TrainingInterrupted` says where it stopped;
 * an open history: its keys are whatever the family's step returns (losses, scores, gradient
   norms, penalties), plus images/s and seconds. The step returns tensors; they are brought to
   the CPU once per ``log_every`` steps, not at every step, so a GPU is never waited for;
@@ -67,6 +68,7 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "adversarial_step",
     "config_from_dict",
     "d_view",
@@ -104,6 +106,63 @@ def lr_factor(schedule: str, progress: float, start: float = 0.0) -> float:
 
 class TrainingDiverged(GannotesError):
     """A loss became NaN or inf; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or Jupyter's stop button stopped :meth:`Trainer.run` between two steps; the run is
+    saved (with an ``out_dir``) or kept in the Trainer, and continues exactly.
+
+    A KeyboardInterrupt, so that Jupyter's "Run All" stops at the training cell and
+    ``except Exception`` never swallows it. Jupyter shows its message alone, one line (no
+    traceback: an interrupt's place in the code says nothing); ``%tb`` still prints it.
+    """
+
+    def __init__(
+        self,
+        step: int,
+        steps: int | None = None,
+        minutes: float | None = None,
+        elapsed: float = 0.0,
+        checkpoint: Path | None = None,
+    ):
+        self.step, self.steps, self.minutes = step, steps, minutes
+        self.elapsed, self.checkpoint = elapsed, checkpoint
+        super().__init__(self.message())
+
+    @property
+    def budget(self) -> str:
+        """The budget as ``run``'s arguments: ``steps=1500`` or ``minutes=2``."""
+        parts = [f"steps={self.steps}"] if self.steps is not None else []
+        if self.minutes is not None:
+            parts.append(f"minutes={self.minutes:g}")
+        return ", ".join(parts)
+
+    def where(self) -> str:
+        """``interrupted at step 412 of 1500`` (and the minutes trained of a minutes budget)."""
+        text = f"interrupted at step {self.step}"
+        if self.steps is not None:
+            text += f" of {self.steps}"
+        if self.minutes is not None:
+            text += f" ({self.elapsed / 60:.2f} of {self.minutes:g} min)"
+        return text
+
+    def message(self) -> str:
+        resume = f"trainer.run({self.budget})"
+        if self.checkpoint is None:
+            return (
+                f"{self.where()}; the run is kept in the Trainer (no out_dir): continue: {resume}"
+            )
+        run_dir = str(self.checkpoint.parent)
+        return (
+            f"{self.where()}; checkpoint saved to {self.checkpoint}; continue: {resume} "
+            f"(after a restart: Trainer.resume({run_dir!r}).run({self.budget}))"
+        )
+
+    def __reduce__(self):  # pickled (multiprocessing) by its fields, not its message
+        return type(self), (self.step, self.steps, self.minutes, self.elapsed, self.checkpoint)
+
+    def _render_traceback_(self) -> list[str]:  # IPython/Jupyter: the one line, no traceback
+        return [f"{type(self).__name__}: {self}"]
 
 
 def default_config(
@@ -169,7 +228,9 @@ def generate(
 
 
 class _StopFlag:
-    """Turns the first Ctrl-C (or Jupyter's interrupt) into 'stop after this step, and save'."""
+    """Turns the first Ctrl-C (or Jupyter's interrupt) into a request, ``requested``: 'stop
+    after this step' (Trainer.run then saves and raises TrainingInterrupted). A second Ctrl-C
+    interrupts at once, as Python's own handler does."""
 
     def __init__(self):
         self.requested = False
@@ -588,9 +649,14 @@ class Trainer:
         """Train until ``steps`` total steps or ``minutes`` total minutes (counting earlier runs).
 
         Returns the history. With an ``out_dir`` a checkpoint is written every
-        ``checkpoint_every`` steps and at the end; an interrupt (Ctrl-C, Jupyter's stop button)
-        finishes the current step, saves and returns. ``callback(trainer, row)`` is called with
+        ``checkpoint_every`` steps and at the end. ``callback(trainer, row)`` is called with
         each new history row.
+
+        An interrupt (Ctrl-C, Jupyter's stop button) finishes the current step, saves (with an
+        ``out_dir``; else the state stays in the Trainer) and raises
+        :class:`TrainingInterrupted`, a KeyboardInterrupt whose one line says the step reached
+        and how to continue: ``run`` again with the same budget resumes exactly. Raising, not
+        returning, is what stops Jupyter's "Run All" at this cell.
         """
         if steps is None and minutes is None:
             raise ValueError("give a budget: steps (total steps) or minutes (total minutes)")
@@ -613,6 +679,7 @@ class Trainer:
         )
         if self.step == 0 and not self.snapshots:
             self._snapshot()
+        interrupted = False
         try:
             with _StopFlag() as stop:
                 while True:
@@ -629,6 +696,7 @@ class Trainer:
                     if self.schedule_finished:
                         break  # the learning rates are 0: more steps would not move G
                     if stop_now:
+                        interrupted = True
                         break
                     t0 = time.perf_counter()
                     step = self.step
@@ -652,6 +720,10 @@ class Trainer:
             bar.close()
         if self.out_dir is not None:
             self.save()
+        if interrupted:
+            raise TrainingInterrupted(
+                self.step, steps, minutes, elapsed=self.elapsed, checkpoint=self.checkpoint_path
+            )
         return self.history
 
     def _snapshot(self) -> None:

@@ -1,9 +1,15 @@
 """gannotes.training and gannotes.checkpoint: the step, determinism, exact resume, atomic
 checkpoints, the NaN stop and safe loading."""
 
+import json
 import os
 import pickle
+import re
+import select
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +29,7 @@ from gannotes.training import (
     TrainConfig,
     Trainer,
     TrainingDiverged,
+    TrainingInterrupted,
     adversarial_step,
     default_config,
     generate,
@@ -206,7 +213,8 @@ def test_lr_decay_follows_the_budget_and_resumes_exactly(tmp_path):
         if trainer.step == 10:
             os.kill(os.getpid(), signal.SIGINT)
 
-    Trainer(cfg, tmp_path / "b").run(steps=20, progress=False, callback=interrupt)
+    with pytest.raises(TrainingInterrupted):
+        Trainer(cfg, tmp_path / "b").run(steps=20, progress=False, callback=interrupt)
     resumed = Trainer.resume(tmp_path / "b")
     assert resumed.step == 10
     resumed.run(steps=20, progress=False)
@@ -255,20 +263,109 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     assert not list(tmp_path.glob(".*tmp"))
 
 
-def test_an_interrupt_finishes_the_step_and_saves(tmp_path):
+def interrupt_at(step):
+    """A run callback that sends this process SIGINT (Ctrl-C, Jupyter's stop button) once the
+    run reaches ``step``."""
+
+    def callback(trainer, row):
+        if trainer.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return callback
+
+
+def test_an_interrupt_finishes_the_step_saves_and_stops_with_one_line(tmp_path):
+    """The step in progress finishes, the checkpoint is written at the step reached, and a
+    KeyboardInterrupt (what stops Jupyter's Run All) says in one line where and how to go on."""
     t = Trainer(small_toy(checkpoint_every=1000, log_every=1), tmp_path)
     # The handler in place before the run: Python's default, or SIG_IGN in a process started
     # in the background by a non-interactive shell (nohup, `cmd &`), as CI may do.
     before = signal.getsignal(signal.SIGINT)
-
-    def interrupt(trainer, row):
-        if trainer.step == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    t.run(steps=50, progress=False, callback=interrupt)
-    assert 3 <= t.step < 50
-    assert load_checkpoint(tmp_path)["step"] == t.step
+    with pytest.raises(TrainingInterrupted) as caught:
+        t.run(steps=50, progress=False, callback=interrupt_at(3))
+    stop = caught.value
+    assert isinstance(stop, KeyboardInterrupt) and not isinstance(stop, Exception)
+    assert t.step == stop.step == 3 and load_checkpoint(tmp_path)["step"] == 3
     assert signal.getsignal(signal.SIGINT) is before  # restored
+    message = str(stop)
+    assert "\n" not in message
+    assert message.startswith("interrupted at step 3 of 50; checkpoint saved to ")
+    assert str(tmp_path / "checkpoint.pt") in message and "trainer.run(steps=50)" in message
+    assert f"Trainer.resume({str(tmp_path)!r}).run(steps=50)" in message
+    # IPython and Jupyter show this line alone, not a traceback
+    assert stop._render_traceback_() == [f"TrainingInterrupted: {message}"]
+    assert str(pickle.loads(pickle.dumps(stop))) == message
+
+
+def test_an_interrupted_run_continues_exactly_from_disk_and_in_memory(tmp_path):
+    """Interrupted at step 5 (a callback sends SIGINT), then continued with the same budget,
+    from the checkpoint in a new Trainer or in the same Trainer without an out_dir: the run
+    ends where an uninterrupted one does."""
+    cfg = small_toy(log_every=5, checkpoint_every=1000)
+    straight = Trainer(cfg, tmp_path / "a")
+    straight.run(steps=20, progress=False)
+
+    with pytest.raises(TrainingInterrupted):
+        Trainer(cfg, tmp_path / "b").run(steps=20, progress=False, callback=interrupt_at(5))
+    resumed = Trainer.resume(tmp_path / "b")
+    assert resumed.step == 5
+    resumed.run(steps=20, progress=False)
+
+    in_memory = Trainer(cfg)
+    with pytest.raises(
+        TrainingInterrupted,
+        match=r"step 10 of 20; the run is kept in the "
+        r"Trainer \(no out_dir\): continue: trainer\.run\(steps=20\)",
+    ):
+        in_memory.run(steps=20, progress=False, callback=interrupt_at(10))
+    assert in_memory.step == 10
+    in_memory.run(steps=20, progress=False)
+
+    for other in (resumed, in_memory):
+        assert other.step == 20
+        assert torch.equal(straight.sample(50, seed=3), other.sample(50, seed=3))
+        assert same_numbers(straight.history, other.history)
+        assert straight.snapshot_steps == other.snapshot_steps
+
+
+def test_an_interrupt_on_the_last_step_is_a_finished_run(tmp_path):
+    t = Trainer(small_toy(log_every=1), tmp_path)
+    t.run(steps=4, progress=False, callback=interrupt_at(4))  # the budget is met: no raise
+    assert t.step == 4 and load_checkpoint(tmp_path)["step"] == 4
+
+
+def test_cli_train_interrupted_saves_the_run_and_exits_130(tmp_path):
+    """Ctrl-C in `python -m gannotes train`: the checkpoint, history.json and run.json are
+    written at the step reached, one line says how to continue, and the exit code is 130."""
+    out = tmp_path / "run"
+    argv = ["train", "mlp", "--dataset", "ring", "--out", str(out), "--steps", "8000"]
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gannotes", *argv], stderr=subprocess.PIPE, env=env
+    )
+    try:
+        # Interrupt once the progress bar has counted a step: the run's loop, and its SIGINT
+        # handler, are on then.
+        seen, deadline = b"", time.monotonic() + 120
+        while not re.search(rb"\b[1-9][0-9]*/8000\b", seen):
+            assert time.monotonic() < deadline and proc.poll() is None, seen.decode()
+            if select.select([proc.stderr], [], [], 1.0)[0]:
+                seen += os.read(proc.stderr.fileno(), 4096)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    stderr = (seen + rest).decode()
+    assert proc.returncode == 130, stderr
+    saved = load_checkpoint(out)
+    step = saved["step"]
+    assert 1 <= step < 8000
+    assert json.loads((out / "history.json").read_text())["step"] == saved["history"]["step"]
+    assert json.loads((out / "run.json").read_text())["sessions"][-1]["to_step"] == step
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith(f"gannotes train: interrupted at step {step} of 8000; wrote "), line
+    assert line.endswith(f"continue: python -m gannotes {' '.join(argv)} --resume"), line
 
 
 def test_minutes_budget_counts_training_time():
