@@ -10,15 +10,20 @@ Image conventions used throughout:
 * float images live in [-1, 1] (the range of a ``tanh`` generator) and are clipped;
 * ``uint8`` images are taken as already being in [0, 255].
 
-Nothing here imports torchvision, and nothing needs ffmpeg: animations are embedded as
-JavaScript HTML (``to_jshtml``) or written as GIFs with pillow.
+Nothing here imports torchvision, and nothing needs ffmpeg or the network: animations are
+a small self-contained HTML player (PNG frames swapped by a few lines of JavaScript) or GIFs
+written with pillow.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import io
+import json
 import math
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,10 @@ __all__ = [
 
 ANIMATION_FORMATS = ("jshtml", "gif")
 ANIMATION_KINDS = ("images", "points")
+ANIMATION_MAX_FRAMES = 48  # frames an animation keeps by default (evenly spread, ends kept)
+ANIMATION_MAX_BYTES = 750_000  # default budget of an HTML animation's frames (base64 PNG)
+ANIMATION_LEVELS = 32  # grey levels per channel of an HTML animation's image frames
+ANIMATION_DPI = 100  # resolution of the rendered frames of a points animation
 INTERPOLATION_METHODS = ("lerp", "slerp")
 REAL_COLOR = "tab:blue"
 FAKE_COLOR = "tab:orange"
@@ -355,14 +364,24 @@ def _split_frames(frames: Any, kind: str) -> list[Any]:
     return list(frames)
 
 
-def _image_animation(
-    batches: list[Any], steps: Sequence[Any], nrow: int, interval: int
-) -> tuple[plt.Figure, animation.FuncAnimation]:
-    """Build a FuncAnimation showing one image grid per frame, titled with its step."""
+def _spread(total: int, n: int) -> list[int]:
+    """``min(n, total)`` indices spread evenly over ``range(total)``, first and last included."""
+    if n >= total:
+        return list(range(total))
+    return [int(k) for k in np.floor(np.linspace(0, total - 1, n) + 0.5)]  # distinct: gaps >= 1
+
+
+def _image_grids(batches: list[Any], nrow: int) -> list[np.ndarray]:
+    """One ``make_grid`` per frame, all of the same shape."""
     grids = [make_grid(b, nrow=nrow) for b in batches]
     shapes = {g.shape for g in grids}
     if len(shapes) != 1:
         raise ValueError(f"all frames must give grids of the same shape; got {sorted(shapes)}")
+    return grids
+
+
+def _image_figure(grids: list[np.ndarray], steps: Sequence[Any]) -> tuple[plt.Figure, Any]:
+    """A figure showing one image grid, and ``update(i)`` that shows frame i with its step."""
     height, width = grids[0].shape[:2]
     scale = 4.0 / max(height, width)
     fig, ax = plt.subplots(figsize=(max(width * scale, 1.5), max(height * scale, 1.5) + 0.4))
@@ -376,22 +395,20 @@ def _image_animation(
         title.set_text(f"step {steps[i]}")
         return [image, title]
 
-    anim = animation.FuncAnimation(
-        fig, update, frames=len(grids), interval=interval, blit=False, repeat=True
-    )
-    return fig, anim
+    return fig, update
 
 
-def _points_animation(
-    sets: list[Any], steps: Sequence[Any], interval: int, lim: Any, real: Any
-) -> tuple[plt.Figure, animation.FuncAnimation]:
-    """Build a FuncAnimation of 2-D point sets (e.g. generated samples), real data behind."""
+def _points_figure(
+    sets: list[Any], steps: Sequence[Any], lim: Any, real: Any, titled: bool = True
+) -> tuple[plt.Figure, Any]:
+    """A figure of 2-D point sets (e.g. generated samples) over the real data, and ``update(i)``
+    that shows set i (titled with its step unless ``titled`` is False)."""
     points = [_as_points(s, f"frames[{i}]") for i, s in enumerate(sets)]
     if lim is None:
         allp = np.concatenate(points + ([_as_points(real, "real")] if real is not None else []))
         lim = float(np.abs(allp).max()) * 1.1 or 1.0
     lo, hi = _as_limits(lim)
-    fig, ax = plt.subplots(figsize=(4, 4.3))
+    fig, ax = plt.subplots(figsize=(4, 4.3 if titled else 4.0))
     if real is not None:
         r = _as_points(real, "real")
         ax.scatter(r[:, 0], r[:, 1], s=4, c=REAL_COLOR, alpha=0.3, label="real")
@@ -400,17 +417,170 @@ def _points_animation(
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=8)
-    title = ax.set_title(f"step {steps[0]}")
+    title = ax.set_title(f"step {steps[0]}" if titled else "")
 
     def update(i: int) -> list[Any]:
         scatter.set_offsets(points[i])
-        title.set_text(f"step {steps[i]}")
+        if titled:
+            title.set_text(f"step {steps[i]}")
         return [scatter, title]
 
-    anim = animation.FuncAnimation(
-        fig, update, frames=len(points), interval=interval, blit=False, repeat=True
+    return fig, update
+
+
+def _png_data_uri(picture: Any) -> str:
+    """A PIL image as a ``data:image/png;base64,...`` URI (what the HTML player embeds)."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _grid_frame(grid: np.ndarray) -> str:
+    """An image grid as a compact PNG: 8-bit gray (or RGB) at its own resolution, one pixel per
+    pixel (the browser scales it up), each channel rounded to 32 levels (steps of 1/31, which
+    keeps black and white; invisible at this size, and it makes the PNG about 40% smaller)."""
+    from PIL import Image
+
+    levels = ANIMATION_LEVELS - 1
+    pixels = _unit_to_uint8(np.round(np.clip(grid, 0.0, 1.0) * levels) / levels)
+    return _png_data_uri(Image.fromarray(pixels))
+
+
+def _figure_frame(fig: plt.Figure) -> str:
+    """The current state of a matplotlib figure as a PNG with a 64-colour palette (a plot has
+    few colours: a palette PNG is about a third of the RGBA one matplotlib writes)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=ANIMATION_DPI, facecolor="white")
+    buffer.seek(0)
+    with Image.open(buffer) as picture:
+        return _png_data_uri(picture.convert("RGB").quantize(colors=64))
+
+
+def _fit_frames(
+    total: int, max_frames: int | None, max_bytes: int | None, encode: Any
+) -> tuple[list[int], list[str]]:
+    """Pick evenly spread frames (first and last kept): at most ``max_frames`` of them, and as
+    many as fit in ``max_bytes`` of encoded frames (never fewer than two). Returns the chosen
+    indices and their encodings; ``encode(i)`` is called once per frame that is tried."""
+    n = total if max_frames is None else min(total, max_frames)
+    encoded: dict[int, str] = {}
+    while True:
+        chosen = _spread(total, n)
+        for i in chosen:
+            if i not in encoded:
+                encoded[i] = encode(i)
+        size = sum(len(encoded[i]) for i in chosen)
+        if max_bytes is None or size <= max_bytes or n <= 2:
+            return chosen, [encoded[i] for i in chosen]
+        n = max(2, min(n - 1, int(n * max_bytes / size)))
+
+
+_PLAYER_BUTTONS = (  # action, label (HTML entities: no icon font, no network), tooltip
+    ("first", "&#8676;", "First frame"),
+    ("previous", "&#8592;", "Previous frame"),
+    ("play", "&#9654;&#65038;", "Play / pause"),
+    ("next", "&#8594;", "Next frame"),
+    ("last", "&#8677;", "Last frame"),
+    ("slower", "&minus;", "Slower"),
+    ("faster", "+", "Faster"),
+)
+
+_PLAYER_JS = """
+(function () {
+  var uid = "%(uid)s", labels = %(labels)s, more = %(frames)s, interval = %(interval)d;
+  var PLAY = "&#9654;&#65038;", PAUSE = "&#10074;&#10074;";
+  var tries = 0;
+  function el(name) { return document.getElementById(uid + "-" + name); }
+  function init() {
+    var img = el("frame");
+    if (!img) { if (tries++ < 100) { setTimeout(init, 50); } return; }  // not in the page yet
+    var frames = [img.src].concat(more), slider = el("slider"), caption = el("caption");
+    var play = el("play"), loop = el("loop"), current = 0, timer = null;
+    function show(i) {
+      current = Math.max(0, Math.min(frames.length - 1, i));
+      img.src = frames[current];
+      slider.value = current;
+      caption.textContent = labels[current];
+    }
+    function stop() {
+      if (timer !== null) { clearInterval(timer); timer = null; }
+      play.innerHTML = PLAY;
+    }
+    function tick() {
+      if (current < frames.length - 1) { show(current + 1); }
+      else if (loop.checked) { show(0); }
+      else { stop(); }
+    }
+    function start() {
+      if (timer !== null) { clearInterval(timer); }
+      timer = setInterval(tick, interval);
+      play.innerHTML = PAUSE;
+    }
+    var actions = {
+      first: function () { stop(); show(0); },
+      previous: function () { stop(); show(current - 1); },
+      play: function () {
+        if (timer !== null) { stop(); return; }
+        if (current === frames.length - 1) { show(0); }
+        start();
+      },
+      next: function () { stop(); show(current + 1); },
+      last: function () { stop(); show(frames.length - 1); },
+      slower: function () { interval = interval * 1.5; if (timer !== null) { start(); } },
+      faster: function () { interval = Math.max(10, interval / 1.5); if (timer !== null) { start(); } }
+    };
+    Object.keys(actions).forEach(function (name) {
+      el(name).addEventListener("click", actions[name]);
+    });
+    slider.addEventListener("input", function () { stop(); show(parseInt(slider.value, 10)); });
+    show(0);
+  }
+  setTimeout(init, 0);
+})();
+"""
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON that is safe inside a <script> element (no "</script>" can appear in it)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _html_player(
+    frames: list[str], labels: list[str], interval: int, width: int, height: int
+) -> str:
+    """A self-contained HTML player for a list of data-URI frames: an <img> whose source a few
+    lines of JavaScript swap, with first/previous/play-pause/next/last/slower/faster buttons,
+    a slider and a loop switch. No external resources (no icon font, no CDN), so it works
+    offline; without JavaScript (an untrusted notebook) it still shows the first frame."""
+    uid = "gan-anim-" + uuid.uuid4().hex
+    buttons = "\n".join(
+        f'    <button id="{uid}-{action}" type="button" title="{tip}" aria-label="{tip}" '
+        f'style="min-width:2.4em">{label}</button>'
+        for action, label, tip in _PLAYER_BUTTONS
     )
-    return fig, anim
+    script = _PLAYER_JS % {
+        "uid": uid,
+        "labels": _json_for_script(labels),
+        "frames": _json_for_script(frames[1:]),  # frame 0 is the <img>'s own source
+        "interval": int(interval),
+    }
+    return f"""<div class="gan-anim" style="display:inline-block;text-align:center">
+  <div id="{uid}-caption" style="font-family:sans-serif">{html.escape(labels[0])}</div>
+  <img id="{uid}-frame" src="{frames[0]}" width="{width}" height="{height}"
+       alt="training animation" style="image-rendering:pixelated;display:block;margin:auto">
+  <div>
+    <input id="{uid}-slider" type="range" min="0" max="{len(frames) - 1}" step="1" value="0"
+           aria-label="frame" style="width:{max(width, 200)}px">
+  </div>
+  <div>
+{buttons}
+    <label><input id="{uid}-loop" type="checkbox" checked> loop</label>
+  </div>
+</div>
+<script>{script}</script>
+"""
 
 
 def animate(
@@ -424,6 +594,8 @@ def animate(
     kind: str = "images",
     lim: Any = None,
     real: Any = None,
+    max_frames: int | None = ANIMATION_MAX_FRAMES,
+    max_bytes: int | None = ANIMATION_MAX_BYTES,
 ) -> Any:
     """Animate how samples change during training, one frame per saved step.
 
@@ -433,9 +605,13 @@ def animate(
     drawn over the optional ``real`` points within ``lim``. ``steps`` labels the frames
     (default 0..T-1).
 
-    ``fmt="jshtml"`` returns an ``IPython.display.HTML`` player (no ffmpeg needed);
+    Long runs are subsampled: at most ``max_frames`` frames, evenly spread over the run, the
+    first and last always kept (None: every frame). ``fmt="jshtml"`` returns an
+    ``IPython.display.HTML`` player that works offline (no CDN, no ffmpeg): its frames are
+    compact PNGs (image grids at their own resolution, scaled up by the browser), and it keeps
+    as many frames as fit in ``max_bytes`` (None: no limit), so a saved notebook stays small.
     ``fmt="gif"`` writes ``path`` (must end in .gif) with pillow, atomically, and returns it.
-    The figure is closed afterwards so notebooks do not also show a stray static frame.
+    Figures are closed afterwards so notebooks do not also show a stray static frame.
     """
     if fmt not in ANIMATION_FORMATS:
         raise ValueError(f"fmt must be one of {ANIMATION_FORMATS}; got {fmt!r}")
@@ -445,6 +621,10 @@ def animate(
         raise ValueError("fmt='gif' needs a path ending in .gif to write to")
     if interval <= 0:
         raise ValueError(f"interval must be a positive number of milliseconds; got {interval!r}")
+    if max_frames is not None and (int(max_frames) != max_frames or max_frames < 2):
+        raise ValueError(f"max_frames must be an integer >= 2 or None; got {max_frames!r}")
+    if max_bytes is not None and not max_bytes > 0:
+        raise ValueError(f"max_bytes must be a positive number of bytes or None; got {max_bytes!r}")
     target = _atomic_target(path, ".gif") if fmt == "gif" else None
 
     batches = _split_frames(frames, kind)
@@ -454,15 +634,42 @@ def animate(
     if len(steps) != len(batches):
         raise ValueError(f"steps must have one entry per frame ({len(batches)}); got {len(steps)}")
 
-    if kind == "images":
-        fig, anim = _image_animation(batches, steps, nrow, interval)
-    else:
-        fig, anim = _points_animation(batches, steps, interval, lim, real)
-    try:
-        if fmt == "jshtml":
-            from IPython.display import HTML
+    if fmt == "jshtml":
+        from IPython.display import HTML
 
-            return HTML(anim.to_jshtml())
+        if kind == "images":
+            grids = _image_grids(batches, nrow)
+            height, width = grids[0].shape[:2]
+            zoom = max(1, round(400 / max(height, width)))  # whole pixels: crisp upscaling
+            size = (width * zoom, height * zoom)
+            chosen, uris = _fit_frames(
+                len(grids), max_frames, max_bytes, lambda i: _grid_frame(grids[i])
+            )
+        else:
+            fig, update = _points_figure(batches, steps, lim, real, titled=False)
+            size = tuple(round(v * ANIMATION_DPI) for v in fig.get_size_inches())
+
+            def render(i: int) -> str:
+                update(i)
+                return _figure_frame(fig)
+
+            try:
+                chosen, uris = _fit_frames(len(batches), max_frames, max_bytes, render)
+            finally:
+                plt.close(fig)
+        labels = [f"step {steps[i]}" for i in chosen]
+        return HTML(_html_player(uris, labels, interval, *size))
+
+    chosen = _spread(len(batches), len(batches) if max_frames is None else int(max_frames))
+    batches, steps = [batches[i] for i in chosen], [steps[i] for i in chosen]
+    if kind == "images":
+        fig, update = _image_figure(_image_grids(batches, nrow), steps)
+    else:
+        fig, update = _points_figure(batches, steps, lim, real)
+    try:
+        anim = animation.FuncAnimation(
+            fig, update, frames=len(batches), interval=interval, blit=False, repeat=True
+        )
         writer = animation.PillowWriter(fps=1000.0 / interval)
         # PillowWriter picks the format from the file name, hence a temp name ending in .gif.
         return atomic_write(target, lambda tmp: anim.save(tmp, writer=writer), ".tmp.gif")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import math
 import re
+import shutil
+import subprocess
 
 import matplotlib
 
@@ -259,19 +264,219 @@ def _frames(t: int = 3) -> torch.Tensor:
     return torch.stack([torch.full((4, 1, 6, 6), -1.0 + 2.0 * i / max(t - 1, 1)) for i in range(t)])
 
 
+def _player(html: str) -> tuple[list[str], list[str]]:
+    """The frames (PNG data URIs, in order) and the step labels of an animate() HTML player."""
+    frames = re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", html)
+    labels = json.loads(re.search(r"labels = (\[.*?\]),", html).group(1))
+    assert len(frames) == len(labels)
+    return frames, labels
+
+
+def _training_snapshots(t: int = 120, n: int = 64, size: int = 28) -> list[np.ndarray]:
+    """Stand-ins for a DCGAN's snapshots of 64 Fashion-MNIST-sized images: blotchy noise that
+    turns into bright boxes. Calibrated so their PNG frames are as big as those of the real
+    notebook-01 run (about 29 kB of base64 per 8 x 8 grid, 15-40 kB over the run)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size] / (size - 1) - 0.5
+    w, h = rng.uniform(0.15, 0.4, (2, n, 1, 1))
+    boxes = (np.abs(xx) < w) & (np.abs(yy) < h)  # [N, H, W]
+    snapshots = []
+    for k in range(t):
+        a = k / (t - 1)  # progress of training
+        blobs = rng.normal(0.0, 1.0, (n, size // 2, size // 2)).repeat(2, 1).repeat(2, 2)
+        noise = rng.normal(0.0, 0.05, (n, size, size))
+        images = 2.0 * a * boxes - 1.0 + 0.3 * (1.0 - 0.7 * a) * blobs + noise
+        snapshots.append(np.clip(images, -1.0, 1.0)[:, None].astype(np.float32))  # [N, 1, H, W]
+    return snapshots
+
+
 def test_animate_jshtml_has_one_embedded_frame_per_step_and_closes_figure():
     before = plt.get_fignums()
     html = viz.animate(_frames(3), steps=[100, 200, 300], nrow=2)
-    data = html.data
-    assert "<script" in data
-    assert len(re.findall(r"frames\[\d+\] = \"data:image/png;base64,", data)) == 3
+    frames, labels = _player(html.data)
+    assert "<script" in html.data
+    assert len(frames) == 3 == len(set(frames))
+    assert labels == ["step 100", "step 200", "step 300"]
     assert plt.get_fignums() == before
+
+
+def test_animate_jshtml_frames_are_the_grids_at_their_own_resolution():
+    frames = torch.stack([_ramp(4, 1, 6, 6), -_ramp(4, 1, 6, 6)])  # [T, N, C, H, W]
+    uris, _ = _player(viz.animate(frames, nrow=2).data)
+    for uri, batch in zip(uris, frames, strict=True):
+        png = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+        assert png.mode == "L" and png.size == (18, 18)  # one byte a pixel, no upscaling
+        grid = viz.make_grid(batch, nrow=2)  # [18, 18] in [0, 1]
+        # 32 levels, steps of 1/31 (black and white stay exact), then 8 bits rounding half up
+        want = np.floor(np.round(grid * 31) / 31 * 255 + 0.5)
+        assert np.array_equal(np.asarray(png), want)
+        assert np.abs(np.asarray(png) - grid * 255).max() <= 255 / 62 + 0.5
 
 
 def test_animate_accepts_list_of_uint8_batches():
     frames = [np.full((2, 5, 5), v, dtype=np.uint8) for v in (0, 128, 255)]  # [N, H, W] each
     html = viz.animate(frames)
-    assert len(re.findall(r"frames\[\d+\] = ", html.data)) == 3
+    assert len(_player(html.data)[0]) == 3
+
+
+def test_animate_jshtml_is_self_contained():
+    """Offline-safe: no CDN stylesheet or icon font (matplotlib's to_jshtml links Font Awesome)."""
+    for kwargs in ({}, {"kind": "points", "frames": np.zeros((3, 5, 2))}):
+        html = viz.animate(**({"frames": _frames(3)} | kwargs)).data
+        assert "http://" not in html and "https://" not in html
+        assert "<link" not in html and "fa fa-" not in html and "@import" not in html
+        srcs = re.findall(r'src="([^"]*)"', html)
+        assert srcs and all(src.startswith("data:image/png;base64,") for src in srcs)
+
+
+def test_animate_jshtml_buttons_are_wired_to_the_script():
+    html = viz.animate(_frames(3)).data
+    uid = re.search(r'id="(gan-anim-[0-9a-f]+)-frame"', html).group(1)
+    script = re.search(r"<script>(.*)</script>", html, re.S).group(1)
+    for action in ("first", "previous", "play", "next", "last", "slower", "faster"):
+        assert re.search(rf'<button id="{uid}-{action}" type="button" title="[^"]+"', html)
+        assert re.search(rf"\b{action}: function", script)  # its handler
+    for part in ("slider", "loop", "caption"):
+        assert f'id="{uid}-{part}"' in html
+    assert 'addEventListener("click", actions[name])' in script
+    assert 'slider.addEventListener("input"' in script
+    # Another animation in the same notebook gets its own ids.
+    assert uid not in viz.animate(_frames(3)).data
+
+
+_DOM_HARNESS = """
+const elements = %(elements)s, FRAMES = %(frames)s, UID = %(uid)s;
+for (const el of Object.values(elements)) {
+  el.listeners = {};
+  el.addEventListener = (type, f) => { (el.listeners[type] = el.listeners[type] || []).push(f); };
+}
+const timers = new Map(), timeouts = [];
+let nextTimer = 1;
+globalThis.document = { getElementById: (id) => elements[id] || null };
+globalThis.setTimeout = (f) => { timeouts.push(f); };
+globalThis.setInterval = (f, ms) => { timers.set(nextTimer, { f, ms }); return nextTimer++; };
+globalThis.clearInterval = (id) => { timers.delete(id); };
+eval(%(script)s);
+while (timeouts.length) { timeouts.shift()(); }
+const q = (name) => elements[UID + "-" + name];
+const fire = (name, type) => { q(name).listeners[type].forEach((f) => f()); };
+const tick = () => { [...timers.values()].forEach((t) => t.f()); };
+const log = [];
+const note = (what) => log.push({
+  what, frame: FRAMES.indexOf(q("frame").src), caption: q("caption").textContent,
+  slider: Number(q("slider").value), timers: [...timers.values()].map((t) => Math.round(t.ms)),
+  playing: q("play").innerHTML.includes("10074"),
+});
+note("start");
+for (const action of ["next", "last", "previous", "first"]) { fire(action, "click"); note(action); }
+q("slider").value = "2"; fire("slider", "input"); note("slider");
+fire("play", "click"); note("play");
+tick(); note("tick"); tick(); note("tick");
+fire("faster", "click"); note("faster");
+fire("play", "click"); note("pause");
+q("loop").checked = false; fire("last", "click"); fire("play", "click"); note("play at end");
+tick(); tick(); tick(); note("3 ticks"); tick(); note("tick at end, no loop");
+console.log(JSON.stringify(log));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the player's script")
+def test_animate_jshtml_buttons_control_the_animation():
+    """Run the player's JavaScript against a minimal fake DOM and press its buttons."""
+    html = viz.animate(_frames(4), steps=[10, 20, 30, 40], interval=200).data
+    frames, _ = _player(html)
+    elements = {}
+    for tag in re.findall(r"<(?:img|input|div|button)\b[^>]*>", html):
+        if (found := re.search(r'id="([^"]+)"', tag)) is None:
+            continue
+        src, value = re.search(r'src="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        elements[found.group(1)] = {
+            "src": src.group(1) if src else "",
+            "value": value.group(1) if value else "",
+            "checked": " checked" in tag,
+            "innerHTML": "",
+            "textContent": "",
+        }
+    uid = re.search(r'id="(gan-anim-[0-9a-f]+)-frame"', html).group(1)
+    script = re.search(r"<script>(.*)</script>", html, re.S).group(1)
+    program = _DOM_HARNESS % {
+        "elements": json.dumps(elements),
+        "frames": json.dumps(frames),
+        "uid": json.dumps(uid),
+        "script": json.dumps(script),
+    }
+    run = subprocess.run(
+        ["node", "-e", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    log = {i: entry for i, entry in enumerate(json.loads(run.stdout))}
+    got = [(e["what"], e["frame"], e["slider"], e["timers"], e["playing"]) for e in log.values()]
+    assert got == [
+        ("start", 0, 0, [], False),
+        ("next", 1, 1, [], False),
+        ("last", 3, 3, [], False),
+        ("previous", 2, 2, [], False),
+        ("first", 0, 0, [], False),
+        ("slider", 2, 2, [], False),
+        ("play", 2, 2, [200], True),
+        ("tick", 3, 3, [200], True),
+        ("tick", 0, 0, [200], True),  # loops
+        ("faster", 0, 0, [133], True),
+        ("pause", 0, 0, [], False),
+        ("play at end", 0, 0, [133], True),  # play from the last frame restarts
+        ("3 ticks", 3, 3, [133], True),
+        ("tick at end, no loop", 3, 3, [], False),  # stops
+    ]
+    assert [e["caption"] for e in log.values()][:3] == ["step 10", "step 20", "step 40"]
+
+
+def test_animate_keeps_realistic_training_animation_small():
+    """A DCGAN run's 120 snapshots of 64 28x28 images: matplotlib's to_jshtml made 21 MB of
+    HTML of it (6.2 MB for notebook 01's 51 snapshots); the player stays under 1 MB and keeps
+    enough frames to watch, the first and the last among them."""
+    snapshots = _training_snapshots()
+    steps = [50 * i for i in range(len(snapshots))]
+    html = viz.animate(snapshots, steps=steps, interval=150).data
+    frames, labels = _player(html)
+    assert len(html) < viz.ANIMATION_MAX_BYTES + 20_000 < 1_000_000
+    assert 20 <= len(frames) <= viz.ANIMATION_MAX_FRAMES
+    assert labels[0] == "step 0" and labels[-1] == f"step {steps[-1]}"
+    shown = [int(label.split()[1]) // 50 for label in labels]
+    assert shown == sorted(set(shown))  # in order, none twice
+    assert max(np.diff(shown)) - min(np.diff(shown)) <= 1  # evenly spread
+
+
+def test_animate_caps_frames_keeping_first_and_last():
+    frames = torch.linspace(-1.0, 1.0, 120)[:, None, None, None, None].expand(120, 2, 1, 4, 4)
+    steps = [10 * i for i in range(120)]
+    _, labels = _player(viz.animate(frames, steps=steps, nrow=2).data)
+    assert len(labels) == viz.ANIMATION_MAX_FRAMES == 48
+    chosen = [int(label.split()[1]) // 10 for label in labels]
+    assert chosen[0] == 0 and chosen[-1] == 119
+    assert chosen == [int(k) for k in np.floor(np.linspace(0, 119, 48) + 0.5)]
+    _, labels = _player(viz.animate(frames, steps=steps, nrow=2, max_frames=None).data)
+    assert len(labels) == 120
+    _, labels = _player(viz.animate(frames[:5], nrow=2, max_frames=2).data)
+    assert labels == ["step 0", "step 4"]
+
+
+def test_animate_byte_budget_drops_frames_down_to_the_two_ends():
+    snapshots = _training_snapshots(t=10)
+    one = len(_player(viz.animate(snapshots[-1:]).data)[0][0])
+    _, labels = _player(viz.animate(snapshots, max_bytes=4 * one).data)
+    assert 2 <= len(labels) <= 4 and labels[0] == "step 0" and labels[-1] == "step 9"
+    _, labels = _player(viz.animate(snapshots, max_bytes=1).data)
+    assert labels == ["step 0", "step 9"]
+
+
+def test_animate_points_jshtml_renders_small_palette_frames():
+    rng = np.random.default_rng(0)
+    sets = rng.normal(size=(7, 500, 2))
+    html = viz.animate(sets, kind="points", lim=3, real=rng.normal(size=(200, 2)), max_frames=4)
+    frames, labels = _player(html.data)
+    assert labels == ["step 0", "step 2", "step 4", "step 6"]
+    png = Image.open(io.BytesIO(base64.b64decode(frames[0].split(",", 1)[1])))
+    assert png.mode == "P" and png.size == (400, 400)  # a 64-colour palette
+    assert len(html.data) < 4 * 20_000  # matplotlib's RGBA frames of it: about 25 kB each
 
 
 def test_animate_gif_frame_count_and_no_temp_files(tmp_path):
@@ -312,6 +517,12 @@ def test_animate_points_gif(tmp_path):
         assert im.n_frames == 3
 
 
+def test_animate_gif_caps_frames(tmp_path):
+    path = viz.animate(_frames(7), fmt="gif", path=tmp_path / "t.gif", nrow=2, max_frames=3)
+    with Image.open(path) as im:
+        assert im.n_frames == 3
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -320,6 +531,9 @@ def test_animate_points_gif(tmp_path):
         ({"fmt": "gif", "path": "x.png"}, r"\.gif"),
         ({"steps": [1, 2]}, "one entry per frame"),
         ({"kind": "video"}, "kind must be one of"),
+        ({"max_frames": 1}, "max_frames must be"),
+        ({"max_frames": 2.5}, "max_frames must be"),
+        ({"max_bytes": 0}, "max_bytes must be"),
     ],
 )
 def test_animate_rejects_bad_arguments(kwargs, match):
