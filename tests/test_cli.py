@@ -19,7 +19,12 @@ def test_train_writes_a_run_and_sample_reads_it(tmp_path, capsys):
         main(["train", "mlp", "--dataset", "ring", "--out", str(out), "--steps", "30", "--quiet"])
         == 0
     )
-    assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "samples.png", "history.json", "run.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "checkpoint.pt",
+        "samples.png",
+        "history.json",
+        "run.json",
+    }
     history = json.loads((out / "history.json").read_text())
     assert history["step"][-1] == 30
     assert main(["sample", str(out), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0

@@ -185,8 +185,8 @@ def _check_01(r: dict) -> None:
         assert m["steps_per_s"] > 0 and m["images_per_s"] > 0
         assert math.isfinite(m["final_loss_d"]) and math.isfinite(m["final_loss_g"])
         # Neither network has won outright: D still separates, but is not saturated.
-        assert 0.2 < m["final_d_real"] < 0.98  # measured MLP 0.88, DCGAN 0.63 (2,500 steps)
-        assert 0.02 < m["final_d_fake"] < 0.8  # measured MLP 0.14, DCGAN 0.37 (2,500 steps)
+        assert 0.2 < m["final_d_real"] < 0.98  # measured MLP 0.62, DCGAN 0.63 (2,500 steps)
+        assert 0.02 < m["final_d_fake"] < 0.8  # measured MLP 0.39, DCGAN 0.37 (2,500 steps)
         assert m["final_d_real"] > m["final_d_fake"]
     # Sample quality of the default runs (2,000 samples against the 2,000 held-out test images).
     # The DCGAN is held to its gate in gannotes.quality.QUALITY_GATES (measured FID 150,
@@ -196,11 +196,15 @@ def _check_01(r: dict) -> None:
     assert q["dcgan"]["n"] == 2000
     assert gate_failures(q["dcgan"], QUALITY_GATES["dcgan"]) == [], q["dcgan"]
     assert q["dcgan"]["passes_dcgan_gate"] is True
-    # The MLP GAN's default run has collapsed (measured FID 957, precision 1.0, recall 0.0,
-    # 1 class), as notebook 01 says in words. When its recipe is fixed this fails: give it a gate
-    # in QUALITY_GATES and update the notebook's text.
-    assert q["mlp"]["classes_covered"] <= 3 and q["mlp"]["recall"] < 0.05, q["mlp"]
-    assert q["mlp"]["passes_dcgan_gate"] is False
+    # The MLP GAN (G with BatchNorm, lr 5e-4): "its samples spread over most of the ten classes,
+    # yet its FID is far above the DCGAN's and its recall ... is near 0" (measured FID 331, 9
+    # classes, recall 0.001 against the DCGAN's FID 152;
+    # the recipe before BatchNorm collapsed to 1 class). Held to its own gate.
+    m = q["mlp"]
+    assert m["classes_covered"] >= 8 and m["recall"] < 0.05, m
+    assert m["fid"] > 1.5 * q["dcgan"]["fid"]
+    assert gate_failures(m, QUALITY_GATES["mlp"]) == [], m
+    assert m["passes_dcgan_gate"] is False
 
 
 def _decreasing(values: list[float]) -> bool:
