@@ -395,7 +395,7 @@ def _load_samples(path: Path):
     if not isinstance(x, np.ndarray):
         raise GannotesError(f"{path} must hold one array (.npy), got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise GannotesError(f"{path} must hold a real numeric array, got dtype {x.dtype}")
+        raise GannotesError(f"{path} must hold a numeric array (real), got dtype {x.dtype}")
     return x
 
 

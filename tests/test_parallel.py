@@ -60,7 +60,7 @@ def test_torchrun_trains_resumes_exactly_and_samples(tmp_path, run_cli):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "2 processes (gloo)" in r.stderr
     assert sorted(p.name for p in (tmp_path / "half").iterdir()) == [
-        "checkpoint.pt", "history.json", "samples.png",
+        "checkpoint.pt", "history.json", "run.json", "samples.png",
     ]  # fmt: skip
     r = _torchrun(*train, "--steps", "16", "--out", tmp_path / "half", "--resume")
     assert r.returncode == 0, r.stderr[-2000:]
