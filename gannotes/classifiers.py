@@ -50,7 +50,7 @@ class SmallCNN(nn.Module):
     (28 -> 14 -> 7) and a 64-unit hidden layer; no BatchNorm or dropout, so training draws no
     random numbers and train and eval modes compute the same function."""
 
-    def __init__(self, width: int = 16, hidden: int = 64):
+    def __init__(self, width: int = 16, hidden: int = 64, outputs: int = N_CLASSES):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1),
@@ -62,7 +62,7 @@ class SmallCNN(nn.Module):
             nn.Flatten(),
             nn.Linear(2 * width * 49, hidden),
             nn.ReLU(),
-            nn.Linear(hidden, N_CLASSES),  # [N, 10]
+            nn.Linear(hidden, outputs),  # [N, outputs]: 10 class logits by default
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .classifiers import _images
+from .classifiers import SmallCNN, _images
 from .hardware import limit_threads
 
 __all__ = [
@@ -58,25 +58,12 @@ __all__ = [
 MIN_TRAIN = 10  # fewer images of a kind than this is no training set
 
 
-class Detector(nn.Module):
-    """image ``[N, 1, 28, 28]`` in [-1, 1] -> logit ``[N]`` that the image is generated. Two 3x3
-    conv blocks (28 -> 14 -> 7) and a 64-unit hidden layer, like :class:`gannotes.classifiers.
-    SmallCNN` with one output; no BatchNorm or dropout (train and eval compute the same)."""
+class Detector(SmallCNN):
+    """image ``[N, 1, 28, 28]`` in [-1, 1] -> logit ``[N]`` that the image is generated: the
+    course's :class:`gannotes.classifiers.SmallCNN` with one output."""
 
     def __init__(self, width: int = 16, hidden: int = 64):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # [N, width, 14, 14]
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # [N, 2 width, 7, 7]
-            nn.Flatten(),
-            nn.Linear(2 * width * 49, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, 1),  # [N, 1]
-        )
+        super().__init__(width, hidden, outputs=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[:, 0]  # [N]
