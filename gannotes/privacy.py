@@ -50,6 +50,7 @@ __all__ = [
     "membership_inference",
     "memorisation_audit",
     "roc_auc",
+    "roc_curve",
     "tpr_at_fpr",
 ]
 
@@ -90,6 +91,18 @@ def roc_auc(member_scores: Any, nonmember_scores: Any) -> float:
     ranks = _average_ranks(np.concatenate([m, n]))
     u = ranks[: len(m)].sum() - len(m) * (len(m) + 1) / 2.0
     return float(u / (len(m) * len(n)))
+
+
+def roc_curve(member_scores: Any, nonmember_scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve of a score that says "member" when high: (false-positive rates,
+    true-positive rates), one point per distinct score used as the threshold (score >=
+    threshold), from (0, 0) to (1, 1). Its area is :func:`roc_auc`."""
+    m = _scores(member_scores, "member_scores")
+    n = _scores(nonmember_scores, "nonmember_scores")
+    thresholds = np.unique(np.concatenate([m, n]))[::-1]  # highest first
+    tpr = (m[None, :] >= thresholds[:, None]).mean(1)
+    fpr = (n[None, :] >= thresholds[:, None]).mean(1)
+    return np.r_[0.0, fpr], np.r_[0.0, tpr]
 
 
 def tpr_at_fpr(member_scores: Any, nonmember_scores: Any, fpr: float = 0.1) -> float:

@@ -1126,7 +1126,9 @@ def _check_09(r: dict) -> None:
     w = r["watermark"]
     assert w["marked samples, right key"] >= 0.99  # 1.0
     for null in ("marked samples, other key", "unmarked samples", "real held-out images"):
-        assert w[null] <= 0.01, null  # 0.0
+        assert w[null] <= 0.01, (
+            null
+        )  # 0.0, 0.0, 0.001: "at most at about the rate the bound allows"
     for broken in (
         "marked, then blurred 3x3",
         "marked, then shifted 1 px",

@@ -246,3 +246,20 @@ def test_shipped_model_reproduces_its_recorded_white_box_auc(name):
     D = family.networks["D"]
     auc = roc_auc(logan_scores(D, members), logan_scores(D, nonmembers))
     assert auc == pytest.approx(gan["attacks"]["logan"]["auc"], abs=0.005)
+
+
+def test_roc_curve_matches_sklearn_and_its_area_is_roc_auc():
+    from sklearn.metrics import auc
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    from gannotes.privacy import roc_curve
+
+    rng = np.random.default_rng(3)
+    m = np.round(rng.normal(0.5, 1, 40), 1)  # rounded: ties within and across the groups
+    n = np.round(rng.normal(0, 1, 50), 1)
+    fpr, tpr = roc_curve(m, n)
+    want_fpr, want_tpr, _ = sk_roc_curve(np.r_[np.ones(40), np.zeros(50)], np.r_[m, n],
+                                         drop_intermediate=False)  # fmt: skip
+    np.testing.assert_allclose(fpr, want_fpr)
+    np.testing.assert_allclose(tpr, want_tpr)
+    assert auc(fpr, tpr) == pytest.approx(roc_auc(m, n))
