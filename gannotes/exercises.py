@@ -8,7 +8,8 @@ line of feedback through ``say``:
 * ``False``: not yet, with ``"not yet: ..."`` (or ``"almost: ..."``) and a hint that matches the
   mistake (a function that raises or returns the wrong type or shape gets that line, not a
   traceback);
-* ``None``: not attempted (the answer is still ``None``), or nothing to check yet.
+* ``None``: not attempted (the answer is still ``None``, or the function is still the
+  notebook's stub, whose body raises ``NotImplementedError``), or nothing to check yet.
 
 In a notebook ``say`` is ``print``; a notebook checks its checker silently with ``say=len``, and
 the tests collect the lines with ``say=lines.append``. The oracles are the package's own
@@ -22,10 +23,22 @@ Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_modulation``, ``check_truncation``; 06 ``check_gradient_penalty``; 07 ``check_fid``,
 ``check_game``; 08 ``check_unscale``, ``check_payback``; 09 ``check_roc_auc``,
 ``check_threshold``.
+
+Every exercise also has a solution the learner can reveal when stuck (``gannotes.solutions``,
+re-exported here): ``solution("smooth_targets")`` prints our code for ``check_smooth_targets``'s
+exercise under a one-line heading and returns it, the function (for ``fid``, a function of the
+two feature sets, which ``check_fid`` also accepts; for ``game``, a scripted player, which
+``check_game`` plays through a ``deck``) or, for the number exercises ``d_star`` and
+``equilibrium_value``, the number. ``solution(name, show=False)`` returns it without printing.
+The names are the checkers' without ``check_``. The solutions are written as a learner would,
+not with the package's implementations, and each notebook records that its checker accepts its
+solution (``results["solution_..._ok"]``), as tests/test_exercises.py does for all of them.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +56,7 @@ from .losses import (
 )
 from .metrics import feature_statistics, frechet_distance, frechet_distance_from_statistics
 from .quality import RealOrFakeGame
+from .solutions import solution
 from .tricks import smooth_targets
 from .viz import to_uint8
 
@@ -65,14 +79,23 @@ __all__ = [
     "check_to_bytes",
     "check_truncation",
     "check_unscale",
+    "solution",
 ]
 
 Say = Callable[[str], Any]
 NOT_ATTEMPTED = "not attempted yet: replace None with your value and run the cell again"
+NOT_WRITTEN = (
+    "not attempted yet: {name} still raises NotImplementedError; write your code in its place "
+    "and run the cell again"
+)
 
 
 class _NotYet(Exception):
     """An answer that cannot even be compared (wrong type, raised); its message is the hint."""
+
+
+class _NotAttempted(Exception):
+    """The learner's function is still the notebook's stub: it raises NotImplementedError."""
 
 
 def _call(fn: Any, name: str, *args: Any) -> Any:
@@ -81,9 +104,29 @@ def _call(fn: Any, name: str, *args: Any) -> Any:
         raise _NotYet(f"{name} should be a function, got {type(fn).__name__}")
     try:
         return fn(*args)
+    except NotImplementedError:  # the stub, untouched
+        raise _NotAttempted(name) from None
     except Exception as e:  # the learner's code: any error becomes feedback
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise _NotYet(f"{name} raised {type(e).__name__}: {first_line}") from None
+
+
+def _stub_is_not_attempted(check: Callable[..., bool | None]) -> Callable[..., bool | None]:
+    """A checker whose learner's function raises NotImplementedError (the notebook's stub) says
+    :data:`NOT_WRITTEN` and returns None, as for an answer that is still None."""
+    signature = inspect.signature(check)
+
+    @functools.wraps(check)
+    def checked(*args: Any, **kwargs: Any) -> bool | None:
+        try:
+            return check(*args, **kwargs)
+        except _NotAttempted as e:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            bound.arguments["say"](NOT_WRITTEN.format(name=e.args[0]))
+            return None
+
+    return checked
 
 
 def _number(answer: Any) -> float:
@@ -112,6 +155,7 @@ def _close(value: float, target: float, rel: float, abs_: float = 0.0) -> bool:
 # ----------------------------------------------------------------------------- notebook 00
 
 
+@_stub_is_not_attempted
 def check_to_bytes(fn: Any, images: torch.Tensor, say: Say = print) -> bool | None:
     """Compare ``fn(x) -> uint8 [N, C, H, W]`` with ``gannotes.viz.to_uint8`` (NHWC there).
 
@@ -163,6 +207,7 @@ def check_to_bytes(fn: Any, images: torch.Tensor, say: Say = print) -> bool | No
 # ----------------------------------------------------------------------------- notebook 01
 
 
+@_stub_is_not_attempted
 def check_d_star(answer: Any, say: Say = print) -> bool | None:
     """Compare a number with D*(0.5) for p_data = N(0, 1), p_g = N(2, 1) (notebook 01).
 
@@ -195,6 +240,7 @@ def check_d_star(answer: Any, say: Say = print) -> bool | None:
     return False
 
 
+@_stub_is_not_attempted
 def check_g_loss(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(fake_logits [N]) -> scalar`` with ``gannotes.losses.g_nonsaturating_loss``.
 
@@ -251,6 +297,7 @@ def check_g_loss(fn: Any, say: Say = print) -> bool | None:
     return True
 
 
+@_stub_is_not_attempted
 def check_equilibrium_value(
     answer: Any, last_loss_d: float | None = None, say: Say = print
 ) -> bool | None:
@@ -289,6 +336,7 @@ def check_equilibrium_value(
 # ----------------------------------------------------------------------------- notebook 02
 
 
+@_stub_is_not_attempted
 def check_smooth_targets(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(n, smoothing) -> [n]`` with ``gannotes.tricks.smooth_targets``."""
     if fn is None:
@@ -322,6 +370,7 @@ def _rounded(t: torch.Tensor) -> Any:
 # ----------------------------------------------------------------------------- notebook 03
 
 
+@_stub_is_not_attempted
 def check_ac_class_loss(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(class_logits [N, K], labels [N]) -> scalar`` with AC-GAN's class loss L_C
     (Odena et al. 2017), ``gannotes.losses.ac_class_loss``: the cross-entropy of D's class
@@ -448,6 +497,7 @@ def _ac_class_hint(logits, labels, value: float, want: float) -> str | None:
     return None
 
 
+@_stub_is_not_attempted
 def check_projection_score(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(phi [N, F], w [F], b [], embedding [K, F], labels [N]) -> [N]`` with the
     projection discriminator's output (Miyato and Koyama 2018, Eq. 3), written out:
@@ -590,6 +640,7 @@ class _QuadraticCritic(torch.nn.Module):
         return 0.5 * self.a * x.flatten(1).square().sum(1)
 
 
+@_stub_is_not_attempted
 def check_gradient_penalty(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(critic, real, fake, eps) -> scalar`` with WGAN-GP's penalty,
     ``gannotes.losses.gradient_penalty(critic, real, fake, 10.0, eps=eps)``: lambda = 10,
@@ -693,10 +744,12 @@ def _gp_hint(critic, real, fake, eps, value: float, want: float) -> str:
 # ----------------------------------------------------------------------------- notebook 07
 
 
+@_stub_is_not_attempted
 def check_fid(answer: Any, real_features: Any, fake_features: Any, say: Say = print) -> bool | None:
     """Compare a number with ``gannotes.metrics.frechet_distance(real_features, fake_features)``.
 
-    Features ``[N, D]``. Right within 1e-5 relative (1e-4 absolute near 0): a numpy answer
+    Features ``[N, D]``. The answer may also be a function ``fn(real_features, fake_features)``
+    (``solution("fid")``), whose value is then checked. Right within 1e-5 relative (1e-4 absolute near 0): a numpy answer
     (``np.cov``, ``eigvals``, float64) agrees to about 1e-6 on notebook 07's features; the biased
     covariance (divided by N, not N - 1) is 2.5e-4 to 5e-4 off there, so a tolerance of 1e-3 would
     accept it. It gets its own hint, as does forgetting the square roots.
@@ -707,6 +760,8 @@ def check_fid(answer: Any, real_features: Any, fake_features: Any, say: Say = pr
     expected = frechet_distance(real_features, fake_features)
     tol = max(1e-5 * expected, 1e-4)
     try:
+        if callable(answer):
+            answer = _call(answer, "my_fid", real_features, fake_features)
         value = _number(answer)
     except _NotYet as e:
         say(f"not yet: {e}")
@@ -740,16 +795,34 @@ def check_fid(answer: Any, real_features: Any, fake_features: Any, say: Say = pr
     return False
 
 
-def check_game(game: Any, say: Say = print) -> bool | None:
+@_stub_is_not_attempted
+def check_game(game: Any, say: Say = print, deck: RealOrFakeGame | None = None) -> bool | None:
     """Report a finished real-or-fake game against chance: True if better (p < 0.05).
 
     ``game`` is a :class:`gannotes.quality.RealOrFakeGame` or the widget of
-    ``real_or_fake_widget`` (its ``.game``). An unfinished game gives None.
+    ``real_or_fake_widget`` (its ``.game``). An unfinished game gives None. ``game`` may also be
+    a scripted player, ``player(image) -> said_real`` (``solution("game")``): it then plays the
+    rest of ``deck``, a ``RealOrFakeGame``, and that game is reported.
     """
     if game is None:
         say("not attempted yet: pass the game widget and run the cell again")
         return None
     played = getattr(game, "game", game)
+    if callable(played) and not isinstance(played, RealOrFakeGame):
+        if deck is None:
+            say(
+                "nothing to check: a player needs a deck to play, "
+                "check_game(player, deck=RealOrFakeGame(real, fake))"
+            )
+            return None
+        if not isinstance(deck, RealOrFakeGame):
+            raise ValueError(f"deck must be a RealOrFakeGame, got {type(deck).__name__}")
+        try:
+            deck.play(lambda image: _call(played, "my_player", image))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        played = deck
     if not isinstance(played, RealOrFakeGame):
         say(
             "nothing to check: pass the widget of real_or_fake_widget(...) or a RealOrFakeGame "
@@ -811,6 +884,7 @@ def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).abs().mean()
 
 
+@_stub_is_not_attempted
 def check_cycle_loss(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(G, F, a, b) -> scalar`` with CycleGAN's L_cyc (Zhu et al. 2017, Eq. 2):
     ``mean|F(G(a)) - a| + mean|G(F(b)) - b|``.
@@ -856,6 +930,7 @@ def check_cycle_loss(fn: Any, say: Say = print) -> bool | None:
     )
 
 
+@_stub_is_not_attempted
 def check_identity_loss(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(G, F, a, b) -> scalar`` with CycleGAN's identity loss (Sec. 5.2):
     ``mean|G(b) - b| + mean|F(a) - a|``: a generator given an image of the domain it *makes*
@@ -904,6 +979,7 @@ def _tensor_answer(got: Any, name: str, shape: tuple) -> torch.Tensor:
     return got.detach().double()
 
 
+@_stub_is_not_attempted
 def check_modulation(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(weight, styles) -> per-sample weights`` with StyleGAN2's modulation and
     demodulation (Karras et al. 2020, Eq. 1 and 3), ``gannotes.models.stylegan.
@@ -971,6 +1047,7 @@ def check_modulation(fn: Any, say: Say = print) -> bool | None:
     return False
 
 
+@_stub_is_not_attempted
 def check_truncation(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(w, w_avg, psi) -> w'`` with the truncation trick in W (StyleGAN Sec. 2.1):
     ``w' = w_avg + psi (w - w_avg)``, for ``w`` ``[N, D]``, ``w_avg`` ``[D]``.
@@ -1019,6 +1096,7 @@ def check_truncation(fn: Any, say: Say = print) -> bool | None:
 # ----------------------------------------------------------------------------- notebook 08
 
 
+@_stub_is_not_attempted
 def check_unscale(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(scaled_grads, scale) -> (grads, found_inf)`` with what the fp16 gradient
     scaler does before an optimizer steps (``GradScaler.unscale_``): every gradient divided by
@@ -1083,6 +1161,7 @@ def check_unscale(fn: Any, say: Say = print) -> bool | None:
     return True
 
 
+@_stub_is_not_attempted
 def check_payback(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(compile_s, eager_step_s, compiled_step_s) -> steps`` with the number of steps
     after which compiling pays back: the one-off compile time over the time saved per step,
@@ -1138,6 +1217,7 @@ def _pairwise_auc(members: list[float], nonmembers: list[float]) -> float:
     return wins / (len(members) * len(nonmembers))
 
 
+@_stub_is_not_attempted
 def check_roc_auc(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(member_scores, nonmember_scores) -> AUC`` (1-D tensors) with the ROC AUC: the
     probability that a random member scores above a random non-member, a tie counting 1/2.
@@ -1188,6 +1268,7 @@ def check_roc_auc(fn: Any, say: Say = print) -> bool | None:
     return True
 
 
+@_stub_is_not_attempted
 def check_threshold(fn: Any, say: Say = print) -> bool | None:
     """Compare ``fn(fpr) -> t`` with the watermark detector's threshold: the t at which
     Hoeffding's bound exp(-t^2 / 2) equals ``fpr``, ``sqrt(2 ln(1 / fpr))``.

@@ -4,7 +4,9 @@ Oracles for the right answers: the package's own functions (``to_uint8``, ``gann
 ``smooth_targets``, ``frechet_distance``), closed forms (D*(1/2) = sigmoid(1), V = -log 4) and
 the projection discriminator's Eq. 3 written out here.
 The wrong answers are the mistakes a learner makes; each must get the hint that names it. The
-feedback is collected with ``say=lines.append``.
+feedback is collected with ``say=lines.append``. Every checker also has a solution
+(``gannotes.solutions``): the checker accepts it and the code ``solution(name)`` prints, and the
+notebooks' stub (a body that raises NotImplementedError) is "not attempted yet", not a hint.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gannotes import exercises
 from gannotes.exercises import (
     check_ac_class_loss,
     check_cycle_loss,
@@ -44,6 +47,7 @@ from gannotes.losses import (
 )
 from gannotes.metrics import frechet_distance
 from gannotes.quality import RealOrFakeGame
+from gannotes.solutions import SOLUTIONS, my_smooth_targets, solution
 from gannotes.tricks import smooth_targets
 from gannotes.viz import to_uint8
 
@@ -973,3 +977,123 @@ def test_threshold_accepts_hoeffding_and_names_the_mistakes():
         result, line = feedback(check_threshold, wrong)
         assert result is False and hint in line, line
     assert feedback(check_threshold, None)[0] is None
+
+
+# ----------------------------------------------------------------------------- solutions
+
+
+def _solution_context(name, images, features):
+    """(positional, keyword) arguments that check_<name> takes beside the answer."""
+    if name == "to_bytes":
+        return (images,), {}
+    if name == "fid":
+        return features, {}
+    if name == "game":
+        # real garments on a clean black background; fakes in a dark grey haze (-0.8 = 25/255)
+        real = torch.full((10, 1, 8, 8), -1.0)
+        real[:, :, 2:6, 2:6] = torch.linspace(0.2, 1.0, 16).view(4, 4)
+        fake = torch.where(real == -1.0, torch.tensor(-0.8), real)
+        return (), {"deck": RealOrFakeGame(real, fake, rounds=20, seed=0)}
+    if name == "equilibrium_value":
+        return (), {"last_loss_d": 1.3}
+    return (), {}
+
+
+def _checker(name):
+    return getattr(exercises, f"check_{name}")
+
+
+def test_every_checker_has_a_solution():
+    checkers = {n.removeprefix("check_") for n in exercises.__all__ if n.startswith("check_")}
+    assert checkers == set(SOLUTIONS)
+    assert exercises.solution is solution  # re-exported next to the checkers
+    # each notebook's exercises, as the module docstring lists them
+    assert {s.notebook for s in SOLUTIONS.values()} == {f"{i:02d}" for i in range(10)}
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_the_checker_accepts_its_solution(name, images, features):
+    args, kwargs = _solution_context(name, images, features)
+    result, line = feedback(_checker(name), solution(name, show=False), *args, **kwargs)
+    assert result is True, line
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_the_printed_solution_is_the_code_that_is_checked(name, images, features, capsys):
+    returned = solution(name)
+    printed = capsys.readouterr().out
+    heading, blank, *code = printed.splitlines()
+    notebook = SOLUTIONS[name].notebook
+    assert heading == f"Solution to {name!r} (notebook {notebook}):" and blank == ""
+    assert "NotImplementedError" not in printed
+    # The printed code, run on its own with the notebooks' imports, defines the answer.
+    namespace = {"math": math, "np": np, "torch": torch}
+    exec("\n".join(code), namespace)
+    s = SOLUTIONS[name]
+    answer = namespace[s.assign_to] if s.returns_value else namespace[s.function.__name__]
+    if s.returns_value:
+        assert answer == returned  # the number solution() returns
+    else:
+        assert answer is not returned and answer.__name__ == returned.__name__
+    args, kwargs = _solution_context(name, images, features)
+    assert feedback(_checker(name), answer, *args, **kwargs)[0] is True
+
+
+def test_solution_without_showing_prints_nothing(capsys):
+    assert solution("smooth_targets", show=False) is my_smooth_targets
+    assert solution("d_star", show=False) == pytest.approx(1 / (1 + math.exp(-1)))
+    assert solution("equilibrium_value", show=False) == pytest.approx(-math.log(4))
+    assert capsys.readouterr().out == ""
+
+
+def test_solution_of_an_unknown_exercise_lists_the_names():
+    with pytest.raises(ValueError) as info:
+        solution("smoothing")
+    message = str(info.value)
+    assert "\n" not in message and "'smoothing'" in message
+    assert all(name in message for name in SOLUTIONS)
+
+
+def _stub(*args):
+    # Your code here
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("name", sorted(set(SOLUTIONS) - {"d_star", "equilibrium_value"}))
+def test_the_notebooks_stub_is_not_attempted(name, images, features):
+    """The learner's cell before any work: a function whose body raises NotImplementedError."""
+    args, kwargs = _solution_context(name, images, features)
+    result, line = feedback(_checker(name), _stub, *args, **kwargs)
+    assert result is None, line
+    assert line.startswith("not attempted yet: ") and "still raises NotImplementedError" in line
+    assert f" {solution(name, show=False).__name__} " in line  # named as in the notebook
+
+
+def test_a_not_implemented_error_is_not_attempted_whatever_the_say_argument():
+    lines = []
+    assert check_smooth_targets(_stub, lines.append) is None  # say given by position
+    assert lines == [
+        "not attempted yet: my_smooth_targets still raises NotImplementedError; write your code "
+        "in its place and run the cell again"
+    ]
+
+
+def test_fid_accepts_a_function_of_the_features(features):
+    real, fake = features
+    assert feedback(check_fid, lambda a, b: numpy_fid(a, b), real, fake)[0] is True
+    result, line = feedback(check_fid, lambda a, b: numpy_fid(a, b, bias=True), real, fake)
+    assert result is False and "biased covariance" in line
+    result, line = feedback(check_fid, raises, real, fake)
+    assert result is False and "my_fid raised RuntimeError: oops" in line
+
+
+def test_game_plays_a_player_through_a_deck(game):
+    result, line = feedback(check_game, lambda image: bool(image.mean() < 0.5), deck=game)
+    assert result is True and game.finished and line == game.summary()
+    result, line = feedback(check_game, lambda image: True)
+    assert result is None and "needs a deck" in line
+    fresh = RealOrFakeGame(torch.zeros(10, 1, 4, 4), torch.ones(10, 1, 4, 4), rounds=20)
+    result, line = feedback(check_game, raises, deck=fresh)
+    assert result is False and "my_player raised RuntimeError: oops" in line
+    with pytest.raises(ValueError, match="RealOrFakeGame"):
+        check_game(lambda image: True, deck=[1, 2], say=len)
