@@ -27,13 +27,15 @@ STAMP := $(VENV)/.installed
 export JUPYTER_PREFER_ENV_PATH := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint clean-notebooks check-notebooks data clean
+.PHONY: help lab test book lint clean-notebooks check-notebooks data clean
 
 help:
 	@echo "gannotes: a tested GAN course"
 	@echo ""
 	@echo "  make lab     open the course (00_welcome.ipynb) in JupyterLab (creates $(VENV) on first use)"
-	@echo "  make test    run every test, including executing every notebook"
+	@echo "  make test    run every test, including executing every notebook, then build the book"
+	@echo "  make book    the course as static HTML in build/book/ (index.html), from the notebooks"
+	@echo "               make test executed (a notebook not executed yet is run first)"
 	@echo ""
 	@echo "Also: make lint | clean-notebooks | check-notebooks | data | clean"
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) TORCH_SPEC=$(TORCH_SPEC) LAB_ARGS= PYTEST_ARGS= JOBS=$(JOBS)"
@@ -52,9 +54,16 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks notebooks/00_welcome.ipynb $(ROOT_ARGS) $(LAB_ARGS)
 
+# The book is built from the notebooks this run executed (build/notebooks/) and then checked;
+# with PYTEST_ARGS (a subset of the tests) the notebooks may not all have run, so no book.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),,$(BIN)/python scripts/build_book.py)
+	$(if $(PYTEST_ARGS),,$(BIN)/python -m pytest --book -q tests/test_book.py)
+
+book: $(STAMP)
+	$(BIN)/python scripts/build_book.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
