@@ -178,3 +178,15 @@ def test_every_notebook_is_a_page_with_its_figures(path):
     assert binder_url(path.name) in html and colab_url(path.name) in html
     index = (ROOT / "build" / "book" / "index.html").read_text()
     assert f'href="{path.stem}.html"' in index
+
+
+@pytest.mark.book
+def test_a_learners_saved_notebook_stays_a_few_mb():
+    """Issue 14: notebook 01 saved after a run weighed 8.9 MB (a 6.2 MB animation). Every
+    notebook as executed at its default budget (what a learner saves) stays under 3 MB."""
+    sizes = {
+        p.name: p.stat().st_size / 1e6 for p in sorted((ROOT / "build" / "notebooks").glob("*"))
+    }
+    assert len(sizes) >= 10, sizes
+    big = {name: round(mb, 2) for name, mb in sizes.items() if mb > 3.0}
+    assert not big, f"executed notebooks over 3 MB: {big}"

@@ -56,6 +56,7 @@ WIDGETS = {
     "01_gan_from_scratch": 1,  # the latent interpolation
     "02_training_process": 1,  # GAN Lab
     "03_conditional_gans": 1,  # the class widget
+    "04_cyclegan": 1,  # the translation browser
     "05_stylegan": 2,  # style mixing, truncation
     "07_evaluation_metrics": 1,  # the real-or-fake game
 }
