@@ -32,9 +32,12 @@ from gannotes.training import (
     TrainConfig,
     Trainer,
     default_config,
+    high_lr_variants,
+    late_swing,
     load_generator,
     load_networks,
     toy_run,
+    toy_trick_variants,
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -344,6 +347,40 @@ def test_toy_run_trains_and_scores_like_the_loop_it_replaces():
     mc = mode_coverage(manual.sample(2500, seed=2), "ring")
     assert score == {"modes": mc.modes, "high_quality": round(mc.high_quality, 3)}
     assert trainer.step == 30
+
+
+def test_toy_trick_variants_switch_on_one_valid_trick_each():
+    """Notebook 02's trick list (shared with benchmarks/training_process.py): "plain" is the
+    plain GAN, every other entry a valid config that differs from it."""
+    variants = toy_trick_variants("grid", steps=700)
+    plain = trick_defaults(TrainConfig)
+    assert variants["plain"] == {} and len(variants) == 14
+    base = default_config("mlp", "grid", **plain)
+    for name, extra in variants.items():
+        cfg = default_config("mlp", "grid", **{**plain, **extra})  # validates every knob
+        assert (cfg != base) == (name != "plain"), name
+    assert variants["instance noise 0.1"]["instance_noise_steps"] == 700
+    ttur = variants["TTUR (lr_d 2x, lr_g 1/2x)"]
+    assert ttur == {"lr_d": 2 * base.lr_d, "lr_g": base.lr_g / 2}
+
+
+def test_high_lr_variants_and_late_swing():
+    v = high_lr_variants(1e-2)
+    assert list(v) == ["lr 0.01 for both", "... + spectral norm", "... + TTUR (lr_g 10x lower)"]
+    assert v["... + spectral norm"] == {"lr_d": 1e-2, "lr_g": 1e-2, "spectral_norm": True}
+    assert v["... + TTUR (lr_g 10x lower)"]["lr_g"] == pytest.approx(1e-3)
+    for extra in v.values():
+        default_config("mlp", "ring", **extra)
+    # only the second half counts: D(x) 0.9, 0.1, 0.9, 0.1 there (std 0.4, mean 0.5)
+    history = {
+        "d_real": [0.5, 0.5, 0.5, 0.5, 0.9, 0.1, 0.9, 0.1],
+        "loss_d": [9, 9, 9, 9, 1, 1, 1, 1],
+    }
+    assert late_swing(history) == {
+        "d_real_std_second_half": 0.4,
+        "d_real_mean_second_half": 0.5,
+        "loss_d_std_second_half": 0.0,
+    }
 
 
 def test_discriminator_accuracy_counts_positive_logits():
