@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from gannotes.data import CLASSES
 from gannotes.links import REPO_URL, badges_markdown
 from gannotes.quality import QUALITY_GATES, gate_failures
 
@@ -148,12 +149,54 @@ def test_opening_cells(path):
     assert re.search(r"^FAST = False", _source(params), re.M)
 
 
+def test_time_lines_quote_the_recorded_notebook_budget():
+    """Each 'Time:' line's CPU minutes within 45 s of benchmarks/notebook_budget.py's record
+    (02 is left to its own tests)."""
+    runs = {r["notebook"]: r["seconds"] for r in _results("notebook_budget.json")["runs"]}
+    for path in NOTEBOOKS:
+        if path.name.startswith("02_"):
+            continue
+        text = _source(_load(path)["cells"][0])
+        minutes = float(re.search(r"about (\d+(?:\.\d+)?) min on a laptop CPU", text).group(1))
+        assert abs(60 * minutes - runs[path.name]) <= 45, (path.name, minutes, runs[path.name])
+
+
+def test_00_times_the_dcgan_steps_notebook_01_trains():
+    """Notebook 00's estimate for notebook 01 uses 01's own DCGAN_STEPS (its parameters cell)."""
+    nb00 = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "00_welcome.ipynb")["cells"])
+    params01 = _source(_load(NOTEBOOK_DIR / "01_gan_from_scratch.ipynb")["cells"][2])
+    steps = int(re.search(r"^DCGAN_STEPS = (\d+)", params01, re.M).group(1))
+    assert re.search(rf"^DCGAN_STEPS_01 = {steps}  #", nb00, re.M)
+    assert f"for {steps:,} steps" in " ".join(nb00.split())
+
+
+def test_01_summary_quotes_its_own_budgets():
+    """Notebook 01's summary compares the MLP and the DCGAN at the steps its parameters give."""
+    cells = _load(NOTEBOOK_DIR / "01_gan_from_scratch.ipynb")["cells"]
+    params = _source(cells[2])
+    mlp, dcgan = (
+        int(re.search(rf"^{k}_STEPS = (\d+)", params, re.M).group(1)) for k in ("MLP", "DCGAN")
+    )
+    summary = " ".join(_source(cells[-2]).split())
+    assert f"in this run ({mlp:,} MLP steps, {dcgan:,} DCGAN steps)" in summary
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_closing_cells_and_exercises(path):
     cells = _load(path)["cells"]
     assert cells[-2]["cell_type"] == "markdown" and _source(cells[-2]).startswith("## Summary")
     assert cells[-1]["cell_type"] == "markdown" and _source(cells[-1]).startswith("## Try next")
     assert any("Your turn" in _source(c) for c in cells if c["cell_type"] == "markdown")
+    # every exercise's solution can be revealed: a markdown line tells how, with solution(...)
+    assert any('solution("' in _source(c) for c in cells if c["cell_type"] == "markdown")
+
+
+def _exercises(r: dict, keys: dict[str, str]) -> None:
+    """A fresh run: each exercise's solution passes its check (``results["solution_NAME_ok"]``),
+    and the learner's answer (``keys[NAME]``), still the stub or None, is not attempted (None)."""
+    for name, learner in keys.items():
+        assert r[f"solution_{name}_ok"] is True, name
+        assert r[learner] is None, learner
 
 
 # ----------------------------------------------------------------------------- execution
@@ -164,9 +207,18 @@ def _check_00(r: dict) -> None:
     assert r["pixel_min"] == -1.0 and r["pixel_max"] == 1.0
     assert r["notebooks"][:2] == ["00_welcome.ipynb", "01_gan_from_scratch.ipynb"]
     assert r["dcgan_steps_per_s_probe"] > 0
+    _exercises(r, {"to_bytes": "exercise_to_bytes_ok"})
 
 
 def _check_01(r: dict) -> None:
+    _exercises(
+        r,
+        {
+            "d_star": "exercise_d_star_ok",
+            "g_loss": "exercise_g_loss_ok",
+            "equilibrium_value": "exercise_equilibrium_value_ok",
+        },
+    )
     # The theory part is exact up to float64 integration error.
     assert r["d_star_max_error"] < 1e-12  # measured 2e-16
     assert r["value_identity_error"] < 1e-6  # measured 7e-16 (on [-8, 10])
@@ -178,7 +230,8 @@ def _check_01(r: dict) -> None:
     assert r["g_grad_at_logit_minus_10"]["nonsaturating"] > 0.99  # 1 - 4.5e-5
     # The hand-written ring GAN (3,000 steps, seed 0).
     assert r["ring_modes_covered"] >= 6  # measured 8 of 8 (1 thread), 6 (2 threads; batch 256)
-    assert r["ring_high_quality_fraction"] > 0.05  # measured 0.20
+    # "the points are still spread along the circle between modes"
+    assert 0.05 < r["ring_high_quality_fraction"] < 0.8  # measured 0.20
     assert sum(r["ring_samples_per_mode"]) > 0
     for name in ("mlp", "dcgan"):
         m = r[name]
@@ -213,6 +266,9 @@ def _decreasing(values: list[float]) -> bool:
 
 def _check_07(r: dict) -> None:
     """The orderings notebook 07 teaches (2,000 images per set; measured values in comments)."""
+    # the scripted player of solution("game") beats chance on the 20-image deck (it uses the
+    # dark grey haze around generated garments: 20 of 20 seeds at 50 and at 1,500 DCGAN steps)
+    _exercises(r, {"fid": "exercise_fid_ok", "game": "exercise_game_beats_chance"})
     m = r["metrics"]
     real, dcgan = m["real"], m["DCGAN"]
     # The floor: 2,000 training images against the 2,000 reference test images.
@@ -227,12 +283,17 @@ def _check_07(r: dict) -> None:
     assert fids[0] > 3 * fids[-1]
     assert all(abs(k) < 2 for k in by_n["real"]["kid"])  # 1.27, 0.22, -0.04, -0.13, -0.44
     assert all(k > 10 for k in by_n["DCGAN"]["kid"])  # 33-36
+    # "The DCGAN's FID moves much less in relative terms": 200 -> 179 against 23.4 -> 2.0
+    dcgan_fids = by_n["DCGAN"]["fid"]
+    assert dcgan_fids[0] / dcgan_fids[-1] < 0.5 * fids[0] / fids[-1]
     # Fidelity: FID orders the defects; precision drops with blur.
     fid = {name: m[name]["fid"] for name in m}
     assert fid["real"] < fid["blur 3x3"] < fid["blur 5x5"] < fid["1 class"]  # 4 < 229 < 415 < 874
     assert fid["noise"] > fid["blur 5x5"]  # 962
     assert m["blur 5x5"]["precision"] < m["blur 3x3"]["precision"] < real["precision"]
     # 0.69 < 0.81 < 0.865
+    # "Recall collapses for the blurs as well": 0.001, 0.001
+    assert all(m[b]["recall"] < 0.25 * real["recall"] for b in ("blur 3x3", "blur 5x5"))
     # Naeem et al.: noise fools precision (outliers' balls) but not density or coverage.
     noise = m["noise"]
     assert noise["precision"] > 0.6  # measured 0.81
@@ -240,9 +301,11 @@ def _check_07(r: dict) -> None:
     assert noise["coverage"] < 0.05  # 0.004
     assert r["noise_accepting_real_images"] < 50  # 4 of 2,000
     assert r["noise_accepting_radius_ratio"] > 1.2  # 1.65
+    assert r["noise_balls_per_accepted_sample"] < 3  # 1.37: "only one or two balls"
     # Dropping classes: precision stays, recall and coverage fall.
     collapse = [real, m["5 classes"], m["2 classes"], m["1 class"]]
     assert all(abs(c["precision"] - real["precision"]) < 0.1 for c in collapse)  # 0.85-0.87
+    assert all(abs(c["density"] - real["density"]) < 0.15 for c in collapse)  # 0.96-1.01
     recalls = [c["recall"] for c in collapse]  # 0.88, 0.62, 0.21, 0.10
     coverages = [c["coverage"] for c in collapse]  # 0.97, 0.58, 0.24, 0.135
     assert _decreasing(recalls), recalls
@@ -258,10 +321,13 @@ def _check_07(r: dict) -> None:
     nn = r["nn_median_distance"]
     assert r["nn_max_distance_copies"] == 0.0 and nn["copies (train)"] == 0.0
     assert nn["held-out test"] > 3  # 6.88
-    assert nn["DCGAN"] > 0.5 * nn["held-out test"]  # 11.38: the DCGAN is not copying
+    # 11.3: "The DCGAN's samples are *farther* from the training set than new real images are"
+    assert nn["DCGAN"] > nn["held-out test"]
     # The DCGAN (1,500 steps, seed 0): better than one class, worse than real data.
     assert real["fid"] < dcgan["fid"] < fid["1 class"]  # 194
     assert dcgan["classes_covered"] >= 9  # 10
+    # "the two can have FIDs of the same order": five real classes against the DCGAN (214, 179)
+    assert 0.5 < fid["5 classes"] / dcgan["fid"] < 2
     # The game: a coin is at chance; the discriminator is not.
     game = r["game"]
     assert game["coin_p"] > 0.05  # 0.64 (98 of 200)
@@ -273,6 +339,13 @@ def _check_07(r: dict) -> None:
     assert v["precision"]["noise"] is False and v["density"]["noise"] is True
     assert v["inception_score"]["no diversity in a class"] is False
     assert v["recall"]["missing classes"] is True
+    # "Density ... like precision, cannot see missing classes"; "The Inception Score and the
+    # class count miss a collapse within classes"; "Recall and coverage catch every defect here
+    # but copying, as FID does"
+    assert v["density"]["missing classes"] is False and v["precision"]["missing classes"] is False
+    assert v["classes_covered"]["no diversity in a class"] is False
+    defects = ("blur", "noise", "missing classes", "no diversity in a class")
+    assert all(v[k][d] is True for k in ("recall", "coverage", "fid") for d in defects)
 
 
 CHECKS = {
@@ -366,10 +439,11 @@ def _check_02(r: dict) -> None:
         assert len(t["modes"]) == len(r["seeds"]) and all(0 <= m <= 25 for m in t["modes"])
         assert all(0 <= q <= 1 for q in t["high_quality"])
     assert tricks["plain"]["mean_modes"] < 25  # measured 1, then 5 (400 steps, seed 0)
-    # The text calls the plain run early and collapsed at this budget (measured high-quality
-    # fraction 0.003-0.007). No trick is gated against it: the toy recipe is being tuned and one
-    # 400-step seed per trick is noise-sized (measured, two package versions: label smoothing
-    # 20 then 0 modes, label noise 18 both times, plain 1 then 5).
+    # The text calls the plain run early, almost no sample on a mode, at this budget (measured
+    # high-quality fraction 0.003-0.007, then 0.021). No trick is gated against it: one 400-step
+    # seed per trick is noise-sized (measured, two package versions: label smoothing 20 then 0
+    # modes, label noise 18 both times, plain 1 then 5); the recorded 3-seed results are tied
+    # to the prose by test_02_prose_quotes_the_recorded_results_and_they_say_what_it_concludes.
     assert tricks["plain"]["high_quality"][0] < 0.2
     # 5. Mode-collapse lab: both toy sets, plain and recipe, scored with the 3-std protocol.
     lab = r["collapse_lab"]
@@ -392,7 +466,7 @@ def _check_02(r: dict) -> None:
     # augmented 0.80 / 0.80); no gate on the gap, which is one seed of a short run.
     for v in r["pitfall_overfit"].values():
         assert 0 <= v["d_acc_train"] <= 1 and 0 <= v["d_acc_held_out"] <= 1
-    assert r["exercise_smooth_targets_ok"] is True
+    _exercises(r, {"smooth_targets": "exercise_smooth_targets_ok"})
 
 
 CHECKS["02_training_process"] = _check_02
@@ -402,8 +476,10 @@ def test_02_structure_names_every_trick_and_the_published_tables():
     """Notebook 02 (json only): runs each trick, cites VEEGAN/PacGAN, shows the GAN Lab."""
     nb = _load(NOTEBOOK_DIR / "02_training_process.ipynb")
     text = "\n".join(_source(c) for c in nb["cells"])
-    for name in TRICKS_02:
-        assert f'"{name}"' in text, name
+    from gannotes.training import toy_trick_variants  # the notebook's (and benchmark's) list
+
+    assert tuple(toy_trick_variants("grid", 1)) == TRICKS_02
+    assert 'toy_trick_variants("grid", TOY_STEPS)' in text
     for cited in (
         "Srivastava et al. 2017",
         "Lin et al. 2018",
@@ -432,6 +508,139 @@ def test_02_one_minute_table_is_the_recorded_benchmark():
     text = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "02_training_process.ipynb")["cells"])
     quoted = f"{sum(modes) / 3:.1f} ({', '.join(map(str, modes))})"
     assert quoted in text and f"{100 * hq:.1f}%" in text
+
+
+# Notebook 02's full-budget results: python benchmarks/training_process.py (3 seeds).
+RECORDED_02 = ROOT / "benchmarks/results/training_process.json"
+# "mean (seed 0, seed 1, seed 2)": how notebook 02's prose quotes a recorded number
+_QUOTE_02 = re.compile(r"-?\d+(?:\.\d+)? \(-?\d[\d.]*, -?\d[\d.]*, -?\d[\d.]*\)")
+
+
+def _quote_02(values: list, digits: int) -> str:
+    return f"{sum(values) / len(values):.{digits}f} ({', '.join(f'{v:g}' for v in values)})"
+
+
+def test_02_recorded_results_record_their_command_budgets_and_three_seeds():
+    rec = json.loads(RECORDED_02.read_text())
+    assert rec["command"] == "python benchmarks/training_process.py"
+    sections = rec["sections"]
+    assert set(sections) == {"pretrain", "tricks", "high_lr", "imbalance", "overfit"}
+    assert set(sections["tricks"]["variants"]) == set(TRICKS_02)
+    for name, sec in sections.items():
+        assert sec["command"].startswith("python benchmarks/training_process.py"), name
+        assert sec["seeds"] == [0, 1, 2] and sec["steps"] >= 1000, name
+        for variant, row in sec["variants"].items():
+            metrics = [k for k in row if not k.endswith("_summary")]
+            assert metrics, (name, variant)
+            for m in metrics:
+                values, summary = row[m], row[m + "_summary"]
+                assert len(values) == 3, (name, variant, m)
+                assert summary["mean"] == pytest.approx(sum(values) / 3, abs=1e-4)
+                assert (summary["min"], summary["max"]) == (min(values), max(values))
+
+
+def test_02_prose_quotes_the_recorded_results_and_they_say_what_it_concludes():
+    """Every "mean (a, b, c)" in notebook 02's prose (outside section 5's table of the
+    one-minute CLI runs, tied to toy_cli.json above) is a recorded per-seed result from
+    benchmarks/results/training_process.json, and each conclusion the prose draws from them
+    holds in that file: a difference is called one only where the seeds' ranges do not overlap."""
+    sec = json.loads(RECORDED_02.read_text())["sections"]
+    cells = _load(NOTEBOOK_DIR / "02_training_process.ipynb")["cells"]
+    prose = "\n".join(
+        _source(c)
+        for c in cells
+        if c["cell_type"] == "markdown" and "benchmarks/toy_cli.py" not in _source(c)
+    )
+    recorded = {
+        _quote_02(values, digits)
+        for s in sec.values()
+        for row in s["variants"].values()
+        for m, values in row.items()
+        if not m.endswith("_summary")
+        for digits in (1, 2, 3, 4)
+    }
+    quoted = _QUOTE_02.findall(prose)
+    assert len(quoted) >= 12, quoted
+    for q in quoted:
+        assert q in recorded, f"notebook 02 quotes {q!r}, which is not a recorded result"
+    for s in sec.values():  # the budgets and the command are named beside the numbers
+        assert f"{s['steps']:,} steps" in prose, s["steps"]
+    assert "python benchmarks/training_process.py" in prose
+
+    def v(section, variant, metric="modes"):
+        return sec[section]["variants"][variant][metric]
+
+    def below(a, b):  # every seed of a under every seed of b
+        return max(a) < min(b)
+
+    # 2. Pre-training D: all 8 modes on every seed without it; with it, fewer on two seeds of
+    # three and a lower high-quality fraction on every seed.
+    none, pre = "d_pretrain_steps=0", f"d_pretrain_steps={sec['pretrain']['d_pretrain_steps']}"
+    assert sec["pretrain"]["d_pretrain_steps"] == 500  # "500 of the 2,000 steps"
+    assert v("pretrain", none) == [8, 8, 8]
+    assert sum(m < 8 for m in v("pretrain", pre)) == 2
+    assert below(v("pretrain", pre, "high_quality"), v("pretrain", none, "high_quality"))
+    for q in (_quote_02(v("pretrain", pre), 1), _quote_02(v("pretrain", none, "high_quality"), 3)):
+        assert q in prose, q
+    # 4. Tricks on the grid: none beats the plain GAN on every seed; the five named below fall
+    # under its worst seed on every seed; the others overlap it.
+    plain = v("tricks", "plain")
+    worse = {n for n in TRICKS_02 if below(v("tricks", n), plain)}
+    better = {n for n in TRICKS_02 if below(plain, v("tricks", n))}
+    assert better == set()
+    assert worse == {
+        "label smoothing 0.1",
+        "label noise 0.05",
+        "pack 4",
+        "TTUR (lr_d 2x, lr_g 1/2x)",
+        "spectral norm",
+    }
+    for n in sorted(worse) + ["plain", "augment jitter", "R1 penalty 3", "RMSprop"]:
+        assert _quote_02(v("tricks", n), 1) in prose, n
+    hq = "high_quality"  # no trick's high-quality fraction beats the plain GAN's on every seed
+    assert not any(below(v("tricks", "plain", hq), v("tricks", n, hq)) for n in TRICKS_02)
+    assert _quote_02(v("tricks", "plain", hq), 3) in prose
+    # 6a. lr 1e-2: spectral norm stops D (D(x) 0.5, no mode) on every seed; TTUR finds more
+    # modes than the plain high-lr run on every seed, with a larger swing of D(x).
+    hi, sn, tt = "lr 0.01 for both", "... + spectral norm", "... + TTUR (lr_g 10x lower)"
+    assert v("high_lr", sn) == [0, 0, 0]
+    assert all(2 <= m <= 3 for m in v("high_lr", hi))  # "two or three ring modes"
+    assert all(abs(m - 0.5) < 0.01 for m in v("high_lr", sn, "d_real_mean_second_half"))
+    assert below(v("high_lr", hi), v("high_lr", tt))
+    assert sum(q > 0.9 for q in v("high_lr", hi, "high_quality")) == 2  # sharp, on 2-3 modes
+    swing = "d_real_std_second_half"
+    assert below(v("high_lr", hi, swing), v("high_lr", tt, swing))
+    for q in (
+        _quote_02(v("high_lr", hi), 1),
+        _quote_02(v("high_lr", tt), 1),
+        _quote_02(v("high_lr", hi, swing), 4),
+        _quote_02(v("high_lr", tt, swing), 4),
+    ):
+        assert q in prose, q
+    # 6b. Imbalance: on the skewed data the minorities get less than their data share on every
+    # seed (amplified); oversampled, every class gets between a fifth and 0.35.
+    data = sec["imbalance"]["data_shares"]
+    assert data == {"Trouser": 0.9, "Sneaker": 0.05, "Bag": 0.05}
+    code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
+    assert "SKEW = {1: 0.9, 7: 0.05, 8: 0.05}" in code  # the live run's skew is the recorded one
+    assert min(v("imbalance", "skewed", "Trouser")) >= data["Trouser"]
+    for c in ("Sneaker", "Bag"):
+        assert max(v("imbalance", "skewed", c)) < data[c], c
+    for c in data:
+        assert all(0.2 <= x <= 0.35 for x in v("imbalance", "oversampled", c)), c
+        for which in ("skewed", "oversampled"):
+            assert _quote_02(v("imbalance", which, c), 3) in prose, (which, c)
+    # 6c. Overfitting: the plain D calls most training reals real and most held-out reals fake
+    # on every seed; DiffAugment's gap is below the plain one on every seed.
+    aug = "augment translation,cutout"
+    assert min(v("overfit", "plain", "d_acc_train")) > 0.5
+    assert max(v("overfit", "plain", "d_acc_held_out")) < 0.5
+    assert below(v("overfit", aug, "gap"), v("overfit", "plain", "gap"))
+    for which, m in [("plain", m) for m in ("d_acc_train", "d_acc_held_out", "gap")] + [
+        (aug, "gap"),
+        (aug, "d_acc_held_out"),
+    ]:
+        assert _quote_02(v("overfit", which, m), 3) in prose, (which, m)
 
 
 # ----------------------------------------------------------------------------- notebook 06
@@ -512,7 +721,7 @@ def _check_06(r: dict) -> None:
     ruler = r["ruler"]
     assert ruler["gp_max_rel_error"] < 0.1  # "within 10%"
     assert ruler["clip_rank_correlation"] == 1.0
-    assert all(row["clip"] < row["v"] / 20 for row in ruler["rows"])  # "a hundred times too small"
+    assert all(row["clip"] < row["v"] / 20 for row in ruler["rows"])  # "tens of times too small"
     # 4. The live gauge: FID falls (440 -> 262); the correlation is printed, not asserted.
     fid = r["gauge"]["fid"]
     assert fid[-1] < 0.8 * fid[0]
@@ -529,7 +738,7 @@ def _check_06(r: dict) -> None:
     # 6c. A refined critic finds a much larger gap (1.29 -> 4.42): the critic lagged.
     lag = r["critic_lag"]
     assert lag["gap_refined"] > 1.5 * lag["gap_before"]
-    assert r["exercise_gradient_penalty_ok"] is True
+    _exercises(r, {"gradient_penalty": "exercise_gradient_penalty_ok"})
 
 
 CHECKS["06_wasserstein_gan"] = _check_06
@@ -557,6 +766,8 @@ def test_06_robustness_prose_describes_the_recorded_runs():
     high_l, high_w = r["logistic lr 0.1"], r["wgan-gp lr 0.1"]
     assert low_l["classes"] == low_w["classes"] == [10, 10, 10]
     assert all(c < 10 for c in high_l["classes"]) and min(high_l["classes"]) == 1
+    # "collapsed to a single class on one seed of three ... and lost two classes on the other two"
+    assert sorted(high_l["classes"]) == [1, 8, 8]
     assert all(c >= 9 for c in high_w["classes"])
     text = _text_06()
     assert f"(logistic {_span(low_l['fid'])}, WGAN-GP {_span(low_w['fid'])})" in text
@@ -587,6 +798,14 @@ def test_06_gauge_prose_describes_the_recorded_runs():
 
     text = _text_06()
     assert "at this budget the claim does not hold" in text
+    # "The critic's gap on held-out images wanders (between about -0.1 and 1.3)"
+    gaps = [
+        row["critic_gap"]
+        for run in json.loads((ROOT / "benchmarks/results/wgan_gauge.json").read_text())["runs"]
+        if run["kind"] == "wgan-gp"
+        for row in run["rows"]
+    ]
+    assert f"(between about {min(gaps):.1f} and {max(gaps):.1f})" in text  # -0.13, 1.33
     # section 6c: "in each of the three recorded runs the critic's loss was higher at step 2,000"
     for run in json.loads((ROOT / "benchmarks/results/wgan_gauge.json").read_text())["runs"]:
         if run["kind"] == "wgan-gp":
@@ -636,11 +855,17 @@ def _check_03(r: dict) -> None:
     # "within ten points of the classifier's own accuracy on real images in every class"
     assert shipped["label_accuracy"] > 0.85  # 0.920
     assert all(s > r_ - 0.1 for s, r_ in zip(shipped["per_class"], real, strict=True))  # -0.083
+    # "where the classifier struggles on real images (Shirt) it struggles on generated ones too"
+    # (real: Shirt 0.716, next lowest 0.869; shipped: Shirt 0.633, next lowest 0.823)
+    assert min(range(10), key=real.__getitem__) == 6
+    assert sorted(range(10), key=shipped["per_class"].__getitem__).index(6) < 2
     # "the live model ... already obeys the label in most classes": 8 of 10 above 50%
     assert sum(a > 0.5 for a in live["per_class"]) >= 6
     assert shipped["fid"] < live["fid"]  # 46.9 < 243.5
-    # the double softmax's floor log(1 + 9/e), and its vanishing gradient where D is wrong
+    # the double softmax's range, log(1 + 9/e) to log(9 + e) ("between ... 1.46 and ... 2.46"),
+    # and its vanishing gradient where D is wrong
     assert abs(r["double_softmax_floor"] - math.log(1 + 9 / math.e)) < 1e-3
+    assert abs(r["double_softmax_ceiling"] - math.log(9 + math.e)) < 1e-3
     g = r["wrong_and_sure_grad"]
     assert g["double softmax"] < 1e-6 < 0.1 < g["cross-entropy"]  # 8e-10, 0.45
     gan = r["gan_train"]  # GAN-train 0.741 against 0.834 from as many real images
@@ -650,12 +875,21 @@ def _check_03(r: dict) -> None:
     # the ablation pattern: L1 + cGAN's FID far below L1's (16.0, 43.1) for a small rise in
     # pixel error (0.117, 0.109)
     assert both["fid"] < 0.75 * l1["fid"] and l1["l1"] <= both["l1"] < 1.25 * l1["l1"]
+    # "the cGAN term alone makes sharp images whose details need not match the input" (pixel
+    # error 0.133 against 0.117; FID 23.5 against L1's 43.1)
+    assert t["cGAN"]["l1"] > both["l1"] and t["cGAN"]["fid"] < l1["fid"]
     assert both["class_agreement"] > 0.8  # 0.860
     # "nearly deterministic": dropout moves pixels far less than a change of input
     d = r["dropout_std"]
     assert d["across_seeds"] < 0.25 * d["across_inputs"]  # 0.076, 0.556
-    assert r["exercise_projection_ok"] is True and r["exercise_ac_class_loss_ok"] is True
-    assert r["exercise_bug_detected"] is True
+    _exercises(
+        r,
+        {
+            "projection_score": "exercise_projection_ok",
+            "ac_class_loss": "exercise_ac_class_loss_ok",
+        },
+    )
+    assert r["exercise_bug_detected"] is True  # the check says "not yet" to the copied code
 
 
 CHECKS["03_conditional_gans"] = _check_03
@@ -685,14 +919,21 @@ def test_03_prose_describes_the_recorded_comparisons():
     # "projection ... a high label accuracy and by far the lowest FID"
     assert proj["label_accuracy_mean"] > 0.85
     assert all(proj["fid_5000"] < 0.5 * c["fid_5000"] for n, c in cgan.items() if c is not proj)
-    # "concatenation learns the label more slowly and less evenly"
+    # "concatenation learns the label less well at equal steps, and less evenly"
     assert concat["label_accuracy_mean"] < proj["label_accuracy_mean"]
     assert concat["worst_relative"] < 0.6 < proj["worst_relative"]
     # "AC-GAN obeys the label best of all, ... an FID several times the projection's"
     assert acgan["label_accuracy_mean"] == max(c["label_accuracy_mean"] for c in cgan.values())
     assert acgan["fid_5000"] > 3 * proj["fid_5000"]
-    # "as in the paper ... G and D agreed on a labelling of their own"
+    # "as in the paper ... G and D agreed on a labelling of their own (in the recorded run,
+    # Pullover, Dress, Coat, Sandal, Bag and Ankle boot samples were never called their class;
+    # 32.5% overall)"
     assert paper["label_accuracy_mean"] < 0.5
+    nb = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "03_conditional_gans.ipynb")["cells"])
+    nb = " ".join(nb.split())
+    never = [CLASSES[i] for i, a in enumerate(paper["label_accuracy"]) if a == 0]
+    assert f"{', '.join(never[:-1])} and {never[-1]} samples were never called their class" in nb
+    assert f"{paper['label_accuracy_mean']:.1%} overall" in nb
     # the bug: "a few points of label accuracy and nothing in FID"
     assert 0 < acgan["label_accuracy_mean"] - bug["label_accuracy_mean"] < 0.05
     assert bug["fid_5000"] <= 1.05 * acgan["fid_5000"]
@@ -739,16 +980,21 @@ def _check_04(r: dict) -> None:
     # "close to chance agreement, an FID no generator can beat"
     assert cheat["class_agreement"] < 0.2 and cheat["fid"] < min(cg["fid"], p2p["fid"], live["fid"])
     # the shipped model follows its input; the paired pix2pix stays ahead on every score
-    assert cg["class_agreement"] > 0.6 > live["class_agreement"]  # 0.705, 0.195 (FAST)
+    assert cg["class_agreement"] > 0.6 > live["class_agreement"]  # 0.696, 0.489 (FAST 0.195)
     assert p2p["class_agreement"] > cg["class_agreement"]
     assert p2p["pixel_l1"] < cg["pixel_l1"] and p2p["fid"] < cg["fid"]
     assert max(r["reconstruction_l1"].values()) < 0.08  # 0.051, 0.055
     # checkerboards: at initialisation the transposed G prints them, resize-convolution does not
+    # (below real garments: 0.0016 against 0.0073); "training learns to cancel most of it" (the
+    # recorded 5-minute transposed model: 0.0063 against 0.029 at initialisation)
     b = r["checkerboard"]
     assert b["transposed"] > 5 * b["resize"] and b["transposed"] > 2 * b["real garments"]
+    assert b["resize"] < b["real garments"]
+    trained = _results("cyclegan.json")["ablation"]["cyclegan_transposed"]["checkerboard"]
+    assert trained < 0.5 * b["transposed"]
     # steganography: F(b) tells G far more than b's real edge map, through grey pixels
     st = r["steganography"]
-    # "about a third of the pixel error ... about 0.16 from real edge maps, against 0.05"
+    # "about a third of the pixel error ... about 0.16 from real edge maps, against about 0.06"
     assert 0.2 < st["G(F(b)) vs b"] / st["G(edges of b) vs b"] < 0.45  # 0.058 / 0.159
     assert 0.12 < st["G(edges of b) vs b"] < 0.2 and st["G(F(b)) vs b"] < 0.08
     assert st["grey pixels in F(b)"] > 0.02 and st["grey pixels in real edge maps"] == 0
@@ -756,8 +1002,8 @@ def _check_04(r: dict) -> None:
     assert s2b["translated sneakers called Ankle boot"] > 0.8  # 0.989
     assert s2b["translated boots called Sneaker"] > 0.8  # 0.976
     assert s2b["pixel L1 to own input"] < s2b["pixel L1 to another input"]  # 0.187, 0.215
-    assert r["exercise_cycle_ok"] is True and r["exercise_identity_ok"] is True
-    assert r["exercise_wrong_inputs_caught"] is True
+    _exercises(r, {"cycle_loss": "exercise_cycle_ok", "identity_loss": "exercise_identity_ok"})
+    assert r["exercise_wrong_inputs_caught"] is True  # the check names G(a) vs a as wrong
 
 
 CHECKS["04_cyclegan"] = _check_04
@@ -785,9 +1031,18 @@ def test_04_prose_describes_the_recorded_ablation():
     assert a["cycle_alone"]["class_agreement"] == min(r["class_agreement"] for r in cyc)
     # "GAN alone keeps more of its input than the theory promises" (a cheat scores chance, 10%)
     assert a["gan_alone"]["class_agreement"] > 0.4
-    # "GAN alone ... the round trip fails (several times the others')"
-    others = [r["reconstruction_l1"] for r in cyc if r is not a["gan_alone"]]
-    assert a["gan_alone"]["reconstruction_l1"] > 3 * min(others)
+    # "GAN alone ... the round trip fails: its round-trip L1 (0.31) is several times that of
+    # every model with the forward cycle (0.05-0.07); the backward cycle alone ... (0.17)"
+    bwd_l1 = a["gan_backward_cycle"]["reconstruction_l1"]
+    gan_l1 = a["gan_alone"]["reconstruction_l1"]
+    forward = [r["reconstruction_l1"] for r in cyc if r is not a["gan_alone"]]
+    forward = [x for x in forward if x != bwd_l1]  # every model with the forward cycle
+    assert len(forward) == len(cyc) - 2 and gan_l1 > 3 * max(forward)
+    assert max(forward) < bwd_l1 < gan_l1
+    nb = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "04_cyclegan.ipynb")["cells"])
+    nb = " ".join(nb.split())
+    assert f"round-trip L1 ({gan_l1:.2f})" in nb and f"between ({bwd_l1:.2f})" in nb
+    assert f"({min(forward):.2f}-{max(forward):.2f})" in nb
     # "the forward cycle brings the agreement up; the backward cycle the better FID of the two"
     fwd, bwd = a["gan_forward_cycle"], a["gan_backward_cycle"]
     assert fwd["class_agreement"] > a["gan_alone"]["class_agreement"] + 0.05
@@ -805,6 +1060,11 @@ def test_04_prose_describes_the_recorded_ablation():
 
     real = checkerboard_score(load_fashion_mnist("test").images)  # 0.0070
     assert recipe["checkerboard"] < a["cyclegan_transposed"]["checkerboard"] < real
+    # "the screening ... found no gain in class agreement from noise of std 0.1 or 0.3"
+    screen = _results("cyclegan_screen.json")["runs"]
+    base = screen["recipe, D 18x18 patches (d_layers 2)"]["class_agreement"]  # 0.5523
+    for std in ("0.1", "0.3"):  # 0.5555, 0.5452
+        assert screen[f"cycle noise {std} (d_layers 2)"]["class_agreement"] < base + 0.02
 
 
 def test_benchmarks_readme_quotes_the_recorded_cyclegan_results():
@@ -831,7 +1091,7 @@ def _check_05(r: dict) -> None:
     """Notebook 05's numbers (default parameters, 1 thread; measured values in comments). Every
     measurement but the live run's is made on the shipped model, so it is the same on every
     run; the prose of the notebook quotes what these gates hold."""
-    assert r["exercise_modulation_ok"] is True and r["exercise_truncation_ok"] is True
+    _exercises(r, {"modulation": "exercise_modulation_ok", "truncation": "exercise_truncation_ok"})
     s = r["output_std"]
     # "every sample's every channel ... close to 1; without it ... by a factor of several"
     lo, hi = s["demodulated: range"]
@@ -851,7 +1111,7 @@ def _check_05(r: dict) -> None:
     # style mixing: the coarse styles keep the class, the first style alone does not
     m = r["mixing_keeps_class"]
     coarse = m["3"]["coarse seed's class"]
-    assert coarse > 0.7 and m["1"]["coarse seed's class"] < 0.4
+    assert coarse > 0.7 and m["1"]["coarse seed's class"] < 0.4  # 0.784: "about 80%"
     # "though the two seeds' own images differ in class nine times out of ten"; "the first
     # style alone keeps it far less often than the fine seed's class"
     assert r["mixing_pairs_of_different_classes"] > 0.85  # 0.894
@@ -862,6 +1122,10 @@ def _check_05(r: dict) -> None:
     p = r["pixel_std"]
     assert p["w (noise kept)"] > 10 * p["noise, all layers"]
     assert p["noise, 28x28 layers"] > max(p["noise, 7x7 layers"], p["noise, 14x14 layers"])
+    # "a few hundredths on average ... the largest part of that from the 28x28 layers' noise"
+    # (shipped model, 64 images x 8 redraws: all layers 0.048, 28x28 layers 0.044)
+    assert 0.01 < p["noise, all layers"] < 0.1
+    assert p["noise, 28x28 layers"] > 0.5 * p["noise, all layers"]
     # the path length: W's below Z's in this model
     assert r["ppl"]["W"] < r["ppl"]["Z"]
     # "a few steps jump far more than the rest": the 99th percentile over the median
@@ -879,6 +1143,21 @@ def _check_05(r: dict) -> None:
 
 
 CHECKS["05_stylegan"] = _check_05
+
+
+def test_05_prose_quotes_the_recorded_stylegan_results():
+    """Notebook 05's sentences on benchmarks/results/stylegan.json."""
+    nb = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "05_stylegan.ipynb")["cells"])
+    nb = " ".join(nb.split())
+    r = _results("stylegan.json")
+    sg, dc = r["stylegan"]["psi_1"], r["dcgan"]["samples"]
+    # "its recall is less than half of it, though its coverage is higher (0.46 against 0.30)"
+    assert sg["recall"] < 0.5 * dc["recall"] and sg["coverage"] > dc["coverage"]
+    quote = f"though its coverage is higher ({sg['coverage']:.2f} against {dc['coverage']:.2f})"
+    assert quote in nb
+    # "keeps A's class in about 80% of the mixes (82% in the recorded run ...)"
+    coarse = r["mixing"]["coarse"]["keeps_coarse_class"]
+    assert 0.75 <= coarse <= 0.85 and f"({coarse:.0%} in the recorded run" in nb
 
 
 def test_the_recorded_stylegan_acceptance_run():
@@ -958,7 +1237,7 @@ def test_benchmarks_readme_stylegan_prose_matches_the_screen():
 def _check_08(r: dict) -> None:
     """Notebook 08's numbers (default parameters, 1 thread; measured values in comments). Speeds
     depend on the machine; what is gated is what the prose concludes from them."""
-    assert r["exercise_payback_ok"] is True and r["exercise_unscale_ok"] is True
+    _exercises(r, {"payback": "exercise_payback_ok", "unscale": "exercise_unscale_ok"})
     # "convolutions dominate, and their backward pass costs more than their forward"; "the
     # optimizer is a few percent"; "the two updates cost about the same"
     split = r["profile_split"]
@@ -985,8 +1264,9 @@ def _check_08(r: dict) -> None:
     saved = (c["eager_ms"] - c["compiled_ms"]) / 1000
     want = c["compile_s"] / saved if saved > 0 else math.inf
     assert r["compile_payback_steps"] == want
-    # data: "indexing a tensor is several times faster than any loader, and much faster than
-    # the step needs" (measured 2.7-3.9x the fastest loader, depending on the load)
+    # data: "indexing a tensor is at least twice as fast as any loader (2.7-3.9x in our runs),
+    # and much faster than the step needs" (measured 2.7-3.9x the fastest loader, depending on
+    # the load)
     loaders = r["data_loading"]
     assert r["in_memory_fastest"] is True
     assert loaders[0]["batches_per_s"] > 2 * max(x["batches_per_s"] for x in loaders[1:])
@@ -1069,6 +1349,10 @@ def test_08_and_the_readmes_quote_the_recorded_hardware_figures():
     # beyond the spread between two timings of the same step"
     assert 30 < compile_s < 50 and comp["step_ms"] > eager["step_ms"] * (1 - spread)
     assert "a cold compilation of the DCGAN took about 40 s" in nb
+    # "on the reference CPU its [channels-last's] effect on the fp32 DCGAN was within the timing
+    # noise": 67.8 against 65.6 ms, while two timings of the same step differ by 23%
+    assert abs(rec["dcgan fp32 channels_last"]["step_ms"] / eager["step_ms"] - 1) <= spread
+    assert "effect on the fp32 DCGAN was within the timing noise" in nb
     assert rec["stylegan fp32 compile"]["compiled"] == ["G"]
 
 
@@ -1078,7 +1362,7 @@ def test_08_and_the_readmes_quote_the_recorded_hardware_figures():
 def _check_09(r: dict) -> None:
     """Notebook 09's numbers (default parameters, 1 thread; measured values in comments): every
     conclusion its prose draws from the live run."""
-    assert r["exercise_roc_auc_ok"] is True and r["exercise_threshold_ok"] is True
+    _exercises(r, {"roc_auc": "exercise_roc_auc_ok", "threshold": "exercise_threshold_ok"})
     # Detection: "about 96% ... AP about 0.99"; "noise, 8-bit quantisation and JPEG barely move it"
     t = r["detector_tests"]
     own = t["DCGAN (its own)"]
@@ -1095,18 +1379,30 @@ def _check_09(r: dict) -> None:
     assert blur["real"] < own["real"] - 0.08 and blur["real"] < blur["fake"]  # 0.797 vs 0.958
     assert blur["best"] - blur["accuracy"] < 0.05  # 0.86 vs 0.848
     assert own["ap"] - blur["ap"] > 0.03  # 0.994 vs 0.932
-    # Privacy: "Neither generator is flagged beyond the 1% that fresh images would give"
-    assert all(a["flagged"] <= 0.02 for a in r["audit"].values())  # 0.0, 0.0
+    # Privacy: "Neither generator is flagged beyond the 1% that fresh images would give; in
+    # fact none of their samples is" (with the full data set, as in CI; 0.0, 0.0)
+    assert all(a["flagged"] <= 0.02 for a in r["audit"].values())
+    if r["full_data"]:
+        assert all(a["flagged"] == 0.0 for a in r["audit"].values())
+        # "because samples of these generators sit *farther* from the training set than real
+        # images do": median distance 10.03 against 6.86 (DCGAN), 12.19 against 10.22 (overfit)
+        assert all(a["median_distance"] > a["heldout_median_distance"] for a in r["audit"].values())
     m = r["membership"]
     over, aug, full = (
         m["overfit (256 images)"],
         m["overfit + DiffAugment"],
         m["full data (60,000 images)"],
     )
-    assert over["logan"]["auc"] >= 0.8 and over["logan"]["tpr"] > 0.8  # 0.980, 0.99
-    assert over["gan_leaks"]["auc"] < 0.65  # 0.520: "its samples alone give little away"
-    assert max(full["logan"]["auc"], full["gan_leaks"]["auc"]) <= 0.6  # 0.549, 0.450
-    assert aug["logan"]["auc"] < 0.65  # 0.526: "brought the white-box attack back to chance"
+    if r["full_data"]:
+        # the members are the images these GANs trained on (CI has the full Fashion-MNIST)
+        assert over["logan"]["auc"] >= 0.95 and over["logan"]["tpr"] > 0.8  # 0.980, 0.99
+        assert over["gan_leaks"]["auc"] < 0.65  # 0.520: "its samples alone give little away"
+        assert max(full["logan"]["auc"], full["gan_leaks"]["auc"]) <= 0.6  # 0.549, 0.450
+        assert aug["logan"]["auc"] <= 0.6  # 0.526: "brought the white-box attack back to chance"
+    else:
+        # "With only the shipped subset ... every AUC above sits near chance" (measured with
+        # the subset: LOGAN 0.495, 0.525, 0.541; GAN-Leaks 0.525, 0.535, 0.444)
+        assert all(0.35 < a["auc"] < 0.65 for g in m.values() for a in g.values()), m
     # Bias (shares of Trouser, Sneaker, Bag): the skew reproduced, the minority under-produced,
     # truncation erasing it; rebalancing fixes the untruncated shares only.
     b = r["bias"]
