@@ -19,6 +19,9 @@ The "training tips" of the course, one function (or module) each, all off by def
 * an exponential moving average of G's weights (Karras et al. 2018, Section A.1; Yazici et al.
   2019): :func:`ema_update_`;
 * spectral normalisation of D's layers (Miyato et al. 2018): :func:`apply_spectral_norm`;
+* top-k training (Sinha et al. 2020, "Top-k Training of GANs: Improving GAN Performance by
+  Throwing Away Bad Samples"): G's loss on the fakes D scores highest only:
+  :func:`top_k_fraction`, :func:`top_k_scores`;
 * a pool of past fakes for D (Shrivastava et al. 2017, "Learning from Simulated and Unsupervised
   Images through Adversarial Training", Sec. 2.3; CycleGAN's 50 images): :class:`ImagePool`.
 
@@ -49,6 +52,8 @@ __all__ = [
     "pack",
     "parse_policy",
     "smooth_targets",
+    "top_k_fraction",
+    "top_k_scores",
 ]
 
 
@@ -107,6 +112,32 @@ def add_instance_noise(
     if std == 0:
         return x
     return x + std * _rand(x.shape, generator, x.device, "randn").to(x.dtype)
+
+
+# ----------------------------------------------------------------------------- top-k
+
+
+def top_k_fraction(step: int, fraction: float, anneal_steps: int) -> float:
+    """The fraction of G's fakes that top-k training keeps at ``step``: 1 (all) at step 0,
+    falling linearly to ``fraction`` at ``anneal_steps`` and staying there (``anneal_steps``
+    0: ``fraction`` from the start). Sinha et al. 2020 start with the whole batch too: early
+    on, D's scores say little about which samples are good."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"top-k fraction must be in (0, 1], got {fraction}")
+    if anneal_steps < 0:
+        raise ValueError(f"anneal_steps must be >= 0, got {anneal_steps}")
+    t = min(step / anneal_steps, 1.0) if anneal_steps else 1.0
+    return 1.0 - t * (1.0 - fraction)
+
+
+def top_k_scores(scores: torch.Tensor, fraction: float) -> torch.Tensor:
+    """D's scores ``[N]`` of G's fakes -> the ``max(1, round(fraction * N))`` highest (the fakes
+    D finds most realistic). G's loss on these alone does not pull the good samples towards the
+    bad ones' gradients (Sinha et al. 2020, Sec. 3). ``fraction = 1`` returns ``scores``."""
+    if fraction >= 1:
+        return scores
+    k = max(1, round(fraction * scores.shape[0]))
+    return scores.topk(k, dim=0, sorted=False).values
 
 
 # ----------------------------------------------------------------------------- DiffAugment

@@ -28,6 +28,7 @@ from gannotes.tricks import (
     instance_noise_std,
     pack,
     smooth_targets,
+    top_k_fraction,
 )
 
 
@@ -291,6 +292,38 @@ def test_lazy_r1_applies_the_scaled_penalty_every_nth_step():
     assert gammas == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0]  # same average: 0.5 a step
     assert [r > 0 for r in reported] == [g > 0 for g in gammas]  # the history shows the penalty
     assert Trainer(small_toy(r1=0.5, r1_every=1)).family.step_options(0).r1 == 0.5
+
+
+def test_top_k_moves_g_on_the_fakes_d_scores_highest_only():
+    """Top-k training (Sinha et al. 2020): G's SGD update with top_k = 0.5 equals the update on
+    the non-saturating loss of the half of its fakes that D scores highest, picked here by
+    sorting the scores by hand; the fraction falls linearly from 1 over top_k_steps."""
+    torch.manual_seed(0)
+    cfg = MLPConfig(hidden=8, depth=2, z_dim=3)
+    G, D = MLPGenerator(cfg), MLPDiscriminator(cfg)
+    G_ref = MLPGenerator(cfg)
+    G_ref.load_state_dict(G.state_dict())
+    real, z = torch.randn(6, 2), torch.randn(12, 3)
+    lr = 0.1
+    opt_g, opt_d = torch.optim.SGD(G.parameters(), lr), torch.optim.SGD(D.parameters(), lr)
+    zs = iter(z.split(6))
+    adversarial_step(G, D, opt_g, opt_d, [real], lambda n: next(zs), options=StepOptions(top_k=0.5))
+    # the oracle: D after its own update (the step updates D first), G's 6 fakes scored, the
+    # 3 best kept by sorting in Python, G's loss -log sigmoid(l) averaged over those 3
+    scores = D(G_ref(z[6:]))
+    by_score = scores.tolist()
+    best = sorted(range(6), key=lambda i: -by_score[i])[:3]
+    loss = sum(-torch.log(torch.sigmoid(scores[i])) for i in best) / 3
+    grads = torch.autograd.grad(loss, list(G_ref.parameters()))
+    for p, p0, g in zip(G.parameters(), G_ref.parameters(), grads, strict=True):
+        torch.testing.assert_close(p, p0 - lr * g)
+    assert min(by_score) < min(by_score[i] for i in best)  # a fake was left out
+    assert [top_k_fraction(s, 0.5, 100) for s in (0, 50, 100, 500)] == [1.0, 0.75, 0.5, 0.5]
+    assert top_k_fraction(0, 0.5, 0) == 0.5
+    t = Trainer(small_toy(top_k=0.5, top_k_steps=4))
+    assert [t.family.step_options(s).top_k for s in (0, 2, 4, 8)] == [1.0, 0.75, 0.5, 0.5]
+    with pytest.raises(ValueError, match="top_k must be"):
+        small_toy(top_k=0.0)
 
 
 def test_d_pretraining_leaves_g_unchanged():

@@ -47,6 +47,8 @@ from ..tricks import (
     pack,
     parse_policy,
     smooth_targets,
+    top_k_fraction,
+    top_k_scores,
 )
 from .family import Family, StepContext, make_optimizer
 
@@ -198,6 +200,26 @@ class ClassicConfig(TrainerConfig):
         label="spectral norm",
         rebuild=True,
     )
+    top_k: float = knob(
+        1.0,
+        "top-k training (Sinha et al. 2020): G's loss on the fraction F of its fakes that D "
+        "scores highest",
+        low=0,
+        low_open=True,
+        high=1,
+        high_open=False,
+        note="1: all, off",
+        metavar="F",
+        group="trick",
+    )
+    top_k_steps: int = knob(
+        0,
+        "steps over which top-k's fraction falls linearly from 1 to F",
+        low=0,
+        note="0: F from the start",
+        metavar="N",
+        group="trick",
+    )
     d_pretrain_steps: int = knob(
         0,
         "train D alone for STEPS steps (against the untrained G) before G starts",
@@ -266,6 +288,7 @@ class StepOptions:
     augment: str = ""  # DiffAugment policy on every input of D
     pack: int = 1  # PacGAN: D sees packs of this many samples
     grad_clip: float | None = None  # max gradient norm of D and of G
+    top_k: float = 1.0  # G's loss on this fraction of its fakes, those D scores highest
     r1: float = 0.0  # gamma of the R1 penalty on D's gradient at real data; 0 = off
     gp: float = 0.0  # lambda of WGAN-GP's gradient penalty on interpolates; 0 = off
     clip: float = 0.0  # WGAN's weight clipping of D to [-clip, clip] after each update; 0 = off
@@ -359,7 +382,7 @@ def adversarial_step(
     D.requires_grad_(False)  # G's loss must move G only
     z = noise(real_batches[-1].shape[0])
     with torch.set_grad_enabled(opts.train_g), ctx.autocast():
-        loss_g = obj.g_loss(D(d_view(G(z), opts)))
+        loss_g = obj.g_loss(top_k_scores(D(d_view(G(z), opts)), opts.top_k))
     grad_norm_g = torch.zeros((), device=loss_g.device)
     if opts.train_g:
         opt_g.zero_grad(set_to_none=True)
@@ -433,6 +456,7 @@ class Classic(Family):
             augment=cfg.augment,
             pack=cfg.pack,
             grad_clip=cfg.grad_clip,
+            top_k=top_k_fraction(step, cfg.top_k, cfg.top_k_steps),
             # lazy regularisation (Karras et al. 2020, StyleGAN2 Sec. 3.1): the same average
             # penalty for 1/r1_every of the cost
             r1=cfg.r1 * cfg.r1_every if step % cfg.r1_every == 0 else 0.0,
@@ -477,8 +501,8 @@ def recipe(model: str, dataset: str, overrides: dict[str, Any]) -> dict[str, Any
 
     * The DCGAN recipe is tuned for quality per CPU-minute (benchmarks/README.md): batch 32,
       Adam 5e-4 for both networks.
-    * The toy recipe (``ring``, ``grid``) is a 128-wide MLP with Adam at 2e-3 decayed linearly to
-      0 over 8,000 steps, on batches of 256 fresh points, with the minibatch std and a lazy R1
+    * The toy recipe (``ring``, ``grid``) is a 128-wide MLP with Adam at 2e-3 (the grid: 3e-3,
+      betas (0, 0.99)) decayed linearly to 0 over 8,000 steps, on batches of 256 fresh points, with the minibatch std and a lazy R1
       penalty in D (benchmarks/toy_recipe.md).
     * ``loss="wasserstein"`` picks the papers' settings unless overridden: with ``clip`` the
       original WGAN (RMSprop 5e-5, n_critic 5, c = 0.01 if not given); else WGAN-GP (lambda 10,
@@ -489,11 +513,16 @@ def recipe(model: str, dataset: str, overrides: dict[str, Any]) -> dict[str, Any
         # 256), a high learning rate decayed linearly to 0 over 8,000 steps (fast coverage early,
         # sharp modes at the end), the minibatch std in D (against dropped modes) and R1 (gamma
         # 3, lazily every 4th step): all 25 grid modes on every seed tried, where the same recipe
-        # without R1 dropped 1-2 modes a seed. 8,000 steps take ~48 s on one idle core.
+        # without R1 dropped 1-2 modes a seed. 8,000 steps take ~48 s on one idle core. On the
+        # grid, Adam without momentum (betas (0, 0.99), as StyleGAN2's) at 3e-3: 90% of the
+        # samples high quality over seeds 0-2 instead of 82% (fewer samples on trails between
+        # modes); the ring keeps (0.5, 0.999) at 2e-3 (91%).
+        grid = dataset == "grid"
         base: dict[str, Any] = dict(
             batch_size=256,
-            lr_g=2e-3,
-            lr_d=2e-3,
+            lr_g=3e-3 if grid else 2e-3,
+            lr_d=3e-3 if grid else 2e-3,
+            betas=(0.0, 0.99) if grid else (0.5, 0.999),
             lr_decay="linear",
             lr_decay_steps=8000,
             minibatch_std=True,
