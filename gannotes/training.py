@@ -973,7 +973,7 @@ def toy_trick_variants(dataset: str, steps: int) -> dict[str, dict[str, Any]]:
     """Notebook 02's comparison of the classic tricks (and ``benchmarks/training_process.py``'s):
     name -> the knobs that switch one trick on, to be laid over the plain GAN (every trick off,
     ``gannotes.config.trick_defaults``). ``steps`` is the run's budget (instance noise anneals to
-    0 over it); TTUR doubles D's learning rate of ``default_config("mlp", dataset)`` and halves
+    0 over it, and top-k's fraction falls from 1 to 0.5 over it); TTUR doubles D's learning rate of ``default_config("mlp", dataset)`` and halves
     G's."""
     base = default_config("mlp", dataset)
     return {
@@ -991,6 +991,7 @@ def toy_trick_variants(dataset: str, steps: int) -> dict[str, dict[str, Any]]:
         "EMA 0.99": dict(ema=0.99),
         "spectral norm": dict(spectral_norm=True),
         "R1 penalty 3": dict(r1=3.0),
+        "top-k 0.5": dict(top_k=0.5, top_k_steps=steps),
     }
 
 

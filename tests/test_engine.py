@@ -45,10 +45,12 @@ sys.path.insert(0, str(FIXTURES))
 from make_v1_checkpoints import RUNS  # noqa: E402  (the old engine's runs, as it was given them)
 
 TIMING = ("images_per_s", "seconds")
-# The fixtures were made with torch 2.13.0: on it today's engine must match them bit for bit;
-# other torch releases round a few operations differently (measured on 2.6.0: 2e-7).
-SAME_TORCH = torch.__version__.split("+")[0] == "2.13.0"
-TOLERANCE = dict(rtol=0, atol=0) if SAME_TORCH else dict(rtol=1e-4, atol=1e-5)
+# The fixtures were made by the old engine with torch 2.13.0 on another machine. Float rounding
+# differs with the torch release (measured 2e-7 on 2.6.0) and with the CPU's vector
+# instructions (2.4e-7 on an AVX-512 machine with the same torch), so they are compared within
+# a tolerance far below any change of behaviour; exact resume on one machine is tested
+# bit for bit in tests/test_training.py.
+TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +93,9 @@ def test_the_old_engines_runs_give_the_same_numbers(name, images, tmp_path):
         for key, value in expected["G"].items():
             torch.testing.assert_close(trainer.G.state_dict()[key], value, **TOLERANCE)
         history = {k: v for k, v in trainer.history.items() if k in expected["history"]}
-        if SAME_TORCH:
-            assert history == expected["history"]
-        else:
-            assert history.keys() == expected["history"].keys()
-            for k, v in history.items():
-                assert v == pytest.approx(expected["history"][k], rel=1e-4, abs=1e-5), k
+        assert history.keys() == expected["history"].keys()
+        for k, v in history.items():
+            assert v == pytest.approx(expected["history"][k], rel=1e-4, abs=1e-5), k
         assert trainer.snapshot_steps == expected["snapshot_steps"]
     # the old run's config reads back under today's names (g_loss became loss)
     assert resumed.config.loss == overrides["g_loss"] == resumed.config.g_loss
@@ -354,12 +353,13 @@ def test_toy_trick_variants_switch_on_one_valid_trick_each():
     plain GAN, every other entry a valid config that differs from it."""
     variants = toy_trick_variants("grid", steps=700)
     plain = trick_defaults(TrainConfig)
-    assert variants["plain"] == {} and len(variants) == 14
+    assert variants["plain"] == {} and len(variants) == 15
     base = default_config("mlp", "grid", **plain)
     for name, extra in variants.items():
         cfg = default_config("mlp", "grid", **{**plain, **extra})  # validates every knob
         assert (cfg != base) == (name != "plain"), name
     assert variants["instance noise 0.1"]["instance_noise_steps"] == 700
+    assert variants["top-k 0.5"] == {"top_k": 0.5, "top_k_steps": 700}
     ttur = variants["TTUR (lr_d 2x, lr_g 1/2x)"]
     assert ttur == {"lr_d": 2 * base.lr_d, "lr_g": base.lr_g / 2}
 
