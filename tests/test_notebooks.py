@@ -1276,9 +1276,15 @@ def _check_08(r: dict) -> None:
     assert r["in_memory_fastest"] is True
     assert loaders[0]["batches_per_s"] > 2 * max(x["batches_per_s"] for x in loaders[1:])
     assert loaders[0]["batches_per_s"] > 3 * r["bench"]["dcgan fp32"] / 32
-    # precision: bf16 managed far fewer steps in the same time; the recorded pair is quoted
+    # precision: in the same time bf16 managed far fewer steps where the CPU lacks bf16
+    # instructions (the reference machine), and more where it has them (AVX512-BF16: measured
+    # 616 bf16 steps against 433 fp32, as the bench's verdict said, 1.2x); the recorded pair
+    # is quoted
     live = r["precision_live"]
-    assert live["fp32"]["steps"] > 3 * live["bf16"]["steps"]
+    if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
+        assert live["fp32"]["steps"] > 3 * live["bf16"]["steps"]
+    elif r["dcgan_bf16_speedup"] > 1.1:
+        assert live["bf16"]["steps"] > live["fp32"]["steps"]
     assert live["fp32, bf16's steps"]["steps"] == live["bf16"]["steps"]
     # "at the same number of steps fp32 and bf16 reach the same FID (the live run's last two rows"
     a, b = live["fp32, bf16's steps"]["fid"], live["bf16"]["fid"]
