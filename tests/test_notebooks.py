@@ -28,6 +28,7 @@ import pytest
 from gannotes.data import CLASSES
 from gannotes.links import REPO_URL, badges_markdown
 from gannotes.quality import QUALITY_GATES, gate_failures
+from gannotes.recorded import separated
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -509,6 +510,10 @@ def test_02_one_minute_table_is_the_recorded_benchmark():
     text = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "02_training_process.ipynb")["cells"])
     quoted = f"{sum(modes) / 3:.1f} ({', '.join(map(str, modes))})"
     assert quoted in text and f"{100 * hq:.1f}%" in text
+    # the README quotes the same runs: the mean and each seed's high-quality fraction
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    per_seed = ", ".join(f"{100 * r['high_quality_independent']:.1f}%" for r in grid)
+    assert f"{100 * hq:.1f}% of samples within 3 std of a mode ({per_seed})" in readme
 
 
 # Notebook 02's full-budget results: python benchmarks/training_process.py (3 seeds).
@@ -591,6 +596,9 @@ def test_02_prose_quotes_the_recorded_results_and_they_say_what_it_concludes():
     better = {n for n in TRICKS_02 if below(plain, v("tricks", n))}
     assert better == {"R1 penalty 3", "spectral norm"}
     assert worse == set()
+    # the notebook prints the same verdict from gannotes.recorded.separated
+    side = separated(sec["tricks"]["variants"], "modes")
+    assert (set(side["above"]), set(side["below"])) == (better, worse)
     for n in sorted(better) + ["plain", "label smoothing 0.1", "minibatch std"]:
         assert _quote_02(v("tricks", n), 1) in prose, n
     hq = "high_quality"
