@@ -1251,17 +1251,26 @@ def _check_08(r: dict) -> None:
     """Notebook 08's numbers (default parameters, 1 thread; measured values in comments). Speeds
     depend on the machine; what is gated is what the prose concludes from them."""
     _exercises(r, {"payback": "exercise_payback_ok", "unscale": "exercise_unscale_ok"})
-    # "convolutions dominate, and their backward pass costs more than their forward"; "the
-    # optimizer is a few percent"; "the two updates cost about the same"
+    # "convolutions dominate"; "D's backward pass takes about twice as long as its forward
+    # pass on the same two batches"; "over the whole step the backward share is nowhere near
+    # twice the forward one"; "the optimizer is a few percent"; "the two updates cost about the
+    # same". The D ratio is a ratio of medians (phase_times), steady under load: 1.84-1.97
+    # measured with three busy processes on the two cores. The profile's convolution totals
+    # are not: 3 steps, one pause of the process moves them (backward / forward measured
+    # 0.85-1.39), so the prose draws nothing from them.
     split = r["profile_split"]
     assert split["backward"] > 0.3 and split["forward"] > 0.3 and split["optimizer"] < 0.1
-    assert r["conv_backward_over_forward"] > 1.0  # 1.25
-    assert "convolution" in r["top_op"]  # aten::convolution_backward, 43%
+    assert split["backward"] < 1.5 * split["forward"]  # 0.42 against 0.55
+    assert r["conv_share"] > 0.5  # 0.74
+    assert 1.4 < r["d_backward_over_forward"] < 3  # 1.9
+    assert "convolution" in r["top_op"]  # aten::convolution_backward, 38%
     assert 0.35 < r["d_update_share"] < 0.7  # 0.57
     if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
         assert r["dcgan_bf16_speedup"] < 0.5  # 0.06: bf16 slower without bf16 instructions
-    # batch size: "on a CPU ... hardly more" images per second from a bigger batch; "batch 32
-    # ... reached a lower FID than batch 64 or 128" (the recorded screen, quoted from its file)
+    # batch size: "on a CPU ... at most a little more" images per second from a bigger batch
+    # (measured 1.16x idle; 1.35x from single timings with two busy processes, so the notebook
+    # keeps the faster of two); "batch 32 ... reached a lower FID than batch 64 or 128" (the
+    # recorded screen, quoted from its file)
     b = r["batch_images_per_s"]
     if not r["gpu"]:
         assert max(b["64"], b["256"]) < 1.6 * b["32"]  # recorded, 1 thread: 600, 551, 494
@@ -1277,21 +1286,23 @@ def _check_08(r: dict) -> None:
     saved = (c["eager_ms"] - c["compiled_ms"]) / 1000
     want = c["compile_s"] / saved if saved > 0 else math.inf
     assert r["compile_payback_steps"] == want
-    # data: "indexing a tensor is at least twice as fast as any loader (2.7-3.9x in our runs),
-    # and much faster than the step needs" (measured 2.7-3.9x the fastest loader, depending on
-    # the load)
+    # data: "indexing a tensor is faster than any loader (2.3x or more in our runs), and much
+    # faster than the step needs" (best of 3 timings each: 2.3-3.0x the fastest loader idle,
+    # 3.4-10.8x with three busy processes on the two cores)
     loaders = r["data_loading"]
     assert r["in_memory_fastest"] is True
-    assert loaders[0]["batches_per_s"] > 2 * max(x["batches_per_s"] for x in loaders[1:])
+    assert loaders[0]["batches_per_s"] > 1.5 * max(x["batches_per_s"] for x in loaders[1:])
     assert loaders[0]["batches_per_s"] > 3 * r["bench"]["dcgan fp32"] / 32
     # precision: in the same time bf16 managed far fewer steps where the CPU lacks bf16
     # instructions (the reference machine), and more where it has them (AVX512-BF16: measured
     # 616 bf16 steps against 433 fp32, as the bench's verdict said, 1.2x); the recorded pair
     # is quoted
     live = r["precision_live"]
+    # The live runs are 15 s each, one after the other: only a clear verdict is gated (1.2x
+    # is within what other work on the machine changes between the two windows).
     if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
         assert live["fp32"]["steps"] > 3 * live["bf16"]["steps"]
-    elif r["dcgan_bf16_speedup"] > 1.1:
+    elif r["dcgan_bf16_speedup"] > 1.5:
         assert live["bf16"]["steps"] > live["fp32"]["steps"]
     assert live["fp32, bf16's steps"]["steps"] == live["bf16"]["steps"]
     # "at the same number of steps fp32 and bf16 reach the same FID (the live run's last two rows"
