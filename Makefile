@@ -58,6 +58,7 @@ lab: $(STAMP)
 # with PYTEST_ARGS (a subset of the tests) the notebooks may not all have run, so no book.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),,$(BIN)/python scripts/build_book.py)
 	$(if $(PYTEST_ARGS),,$(BIN)/python -m pytest --book -q tests/test_book.py)
@@ -67,6 +68,7 @@ book: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Strip outputs and run metadata before committing notebooks (json only: any Python 3 works).
 clean-notebooks:

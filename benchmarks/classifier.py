@@ -40,8 +40,14 @@ class Classifier(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )  # [N, 64, 7, 7]
         self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 49, 128), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(128, 10))
@@ -125,7 +131,9 @@ def test_accuracy() -> float:
 
 
 @torch.no_grad()
-def features_and_probs(images: torch.Tensor, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def features_and_probs(
+    images: torch.Tensor, batch: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
     """images [N, 1, 28, 28] in [-1, 1] -> (penultimate features [N, 128], probs [N, 10])."""
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
         raise ValueError(f"expected [N, 1, 28, 28], got {tuple(images.shape)}")
@@ -198,7 +206,10 @@ def real_test_stats() -> tuple[np.ndarray, np.ndarray]:
 def score(samples: torch.Tensor) -> dict:
     """FID vs the 10,000 real test images, and the class report, of generated ``samples``."""
     f, p = features_and_probs(samples)
-    return {"fid": round(frechet_distance_stats(*stats(f), *real_test_stats()), 3), **class_report(p)}
+    return {
+        "fid": round(frechet_distance_stats(*stats(f), *real_test_stats()), 3),
+        **class_report(p),
+    }
 
 
 def self_check() -> None:

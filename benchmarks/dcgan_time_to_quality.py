@@ -67,7 +67,9 @@ def main() -> dict:
     out_dir.mkdir(exist_ok=True)
 
     acc = classifier.test_accuracy()
-    real = classifier.score(torch.cat([make(OURS).trainer.data["images"][:5000]]))  # real-vs-real floor
+    real = classifier.score(
+        torch.cat([make(OURS).trainer.data["images"][:5000]])
+    )  # real-vs-real floor
     specs = [OURS, TUTORIAL]
     tp = measure_throughput(specs, rounds=args.rounds, seconds=args.burst_s)
 

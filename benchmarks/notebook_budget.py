@@ -40,14 +40,31 @@ def measure(notebook: Path, out_dir: Path) -> dict:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", wrapper, sys.executable, "-c", code, str(notebook),
-         str(out_dir / notebook.name), str(notebook.parent), str(out_dir)],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            wrapper,
+            sys.executable,
+            "-c",
+            code,
+            str(notebook),
+            str(out_dir / notebook.name),
+            str(notebook.parent),
+            str(out_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     seconds = time.perf_counter() - start
     peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
-    return {"notebook": notebook.name, "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb),
-            "within_budget": seconds <= BUDGET_S and peak_mb <= BUDGET_MB}
+    return {
+        "notebook": notebook.name,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak_mb),
+        "within_budget": seconds <= BUDGET_S and peak_mb <= BUDGET_MB,
+    }
 
 
 def main(argv: list[str]) -> int:

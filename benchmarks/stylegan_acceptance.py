@@ -172,10 +172,20 @@ def main() -> None:
     fine_own = classifier.features_and_probs(load(mixing["none"]))[1].argmax(1)
     result["mixing"] = {
         k: {
-            "keeps_coarse_class": round(float((classifier.features_and_probs(load(p))[1].argmax(1)
-                                               == own_class).float().mean()), 4),
-            "keeps_fine_class": round(float((classifier.features_and_probs(load(p))[1].argmax(1)
-                                             == fine_own).float().mean()), 4),
+            "keeps_coarse_class": round(
+                float(
+                    (classifier.features_and_probs(load(p))[1].argmax(1) == own_class)
+                    .float()
+                    .mean()
+                ),
+                4,
+            ),
+            "keeps_fine_class": round(
+                float(
+                    (classifier.features_and_probs(load(p))[1].argmax(1) == fine_own).float().mean()
+                ),
+                4,
+            ),
         }  # fmt: skip
         for k, p in mixing.items()
     }

@@ -36,7 +36,13 @@ def main() -> None:
     torch.set_num_threads(1)
     trainer = Trainer(default_config(model, "fashion-mnist", **overrides), device="cpu")
     trainer.run(minutes=minutes, progress=False)
-    row = {"name": name, "model": model, "minutes": minutes, "steps": trainer.step, "over": overrides}
+    row = {
+        "name": name,
+        "model": model,
+        "minutes": minutes,
+        "steps": trainer.step,
+        "over": overrides,
+    }
     for psi in (1.0, 0.7, 0.5) if model == "stylegan" else (1.0,):
         if psi == 1.0:
             x = trainer.sample(5000, seed=0)

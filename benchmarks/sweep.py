@@ -91,8 +91,10 @@ def main(argv):
                 r.step()
                 done += 1
                 if done in marks:
-                    torch.save({"G": r.G.state_dict(), "step": done, "spec": BY_NAME[name]},
-                               CACHE / f"{name}__{done}.pt")
+                    torch.save(
+                        {"G": r.G.state_dict(), "step": done, "spec": BY_NAME[name]},
+                        CACHE / f"{name}__{done}.pt",
+                    )
             print(f"{name}: {n} steps in {time.perf_counter() - t0:.0f} s", flush=True)
     elif cmd == "score":
         out = RESULTS / "sweep.json"
@@ -109,8 +111,18 @@ def main(argv):
             tr = evaluate(r.G, train_mode=True)
             row = {"name": st["spec"]["name"], "step": st["step"], "eval": ev, "train_mode": tr}
             rows.append(row)
-            print(row["name"], row["step"], "FID eval", ev["fid"], "train", tr["fid"],
-                  "classes", ev["classes_covered"], ev["mean_max_prob"], flush=True)
+            print(
+                row["name"],
+                row["step"],
+                "FID eval",
+                ev["fid"],
+                "train",
+                tr["fid"],
+                "classes",
+                ev["classes_covered"],
+                ev["mean_max_prob"],
+                flush=True,
+            )
             out.write_text(json.dumps(rows, indent=1))
 
 
