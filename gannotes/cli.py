@@ -434,9 +434,14 @@ def _train(args) -> int:
     # torchrun's processes join one data-parallel run (gannotes.parallel); one process: no-op
     world, args.device = parallel.init_from_environment(args.device)
     try:
-        return _train_in_process(args, world)
-    finally:
-        parallel.shutdown()
+        code = _train_in_process(args, world)
+    except BaseException:
+        parallel.shutdown(wait_for_others=False)
+        raise
+    parallel.shutdown()
+    if world is not None:
+        parallel.exit_process(code)  # see exit_process: a worker's finalization could abort
+    return code
 
 
 def _train_in_process(args, world) -> int:

@@ -81,3 +81,40 @@ def test_torchrun_trains_resumes_exactly_and_samples(tmp_path, run_cli):
     r = run_cli(*train, "--steps", "20", "--out", tmp_path / "copy", "--resume")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert "trained with 2 process(es), this is 1" in r.stderr
+
+
+def test_shutdown_waits_for_the_others_unless_told_not_to(monkeypatch):
+    """On a normal exit every process passes a barrier before tearing gloo down (a process that
+    left while another's last collective was in flight aborted); after an error it does not
+    wait, since the others may never arrive."""
+    import torch.distributed as dist
+
+    from gannotes import parallel
+
+    calls = []
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    parallel.shutdown()
+    assert calls == ["barrier", "destroy"]
+    calls.clear()
+    parallel.shutdown(wait_for_others=False)
+    assert calls == ["destroy"]
+
+
+def test_exit_process_flushes_output_and_skips_finalization():
+    """A worker's piped output is flushed before it leaves; atexit handlers (finalization) do
+    not run; the exit status is the one given."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys\n"
+        "from gannotes.parallel import exit_process\n"
+        "atexit.register(lambda: print('finalized'))\n"
+        "print('trained', end='')\n"
+        "sys.stderr.write('wrote')\n"
+        "exit_process(3)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (3, "trained", "wrote")
