@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import queue
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from gannotes.bench import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -78,25 +79,6 @@ def measure(notebook: Path, out_dir: Path, cpu: int) -> dict:
     }
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _bf16_native() -> bool:
-    """Whether the CPU has bf16 instructions (a newer CPU than the course's older machine)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -122,9 +104,10 @@ def main(argv: list[str]) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run, notebooks))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    machine = {
-        "cpu": _cpu_model(),
-        "cpu_bf16_native": _bf16_native(),
+    here = machine()
+    machine_row = {
+        "cpu": here["cpu"],
+        "cpu_bf16_native": here["cpu_bf16_native"],
         "cpus": os.cpu_count(),
         "cpus_per_notebook": 1,
         "notebooks_at_a_time": args.jobs,
@@ -134,7 +117,7 @@ def main(argv: list[str]) -> int:
         f" --jobs {args.jobs}" if args.jobs > 1 else ""
     )
     for row in rows:
-        row["measured_by"] = {"command": command, **machine}
+        row["measured_by"] = {"command": command, **machine_row}
     # notebooks named on the command line replace their rows; the others keep theirs
     path = RESULTS / "notebook_budget.json"
     old = json.loads(path.read_text())["runs"] if path.is_file() and args.notebooks else []
