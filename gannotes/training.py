@@ -544,13 +544,16 @@ class Trainer:
         """
         batches = [self.real_batch() for _ in range(self.family.batches_per_step())]
         self._set_learning_rates()
-        scaled = self.precision.scaler.is_enabled()
-        before = self.precision.scale_tensor() if scaled else None
-        stats = self.family.step(batches, self.step_context())
-        self.precision.scaler.update()  # once per step, after every optimizer (no-op in fp32)
-        if scaled:  # the factor falls after a step the scaler skipped
-            after = self.precision.scale_tensor()
-            stats = {**stats, "amp_scale": after, "amp_skipped": (after < before).float()}
+        ctx = self.step_context()
+        stats = self.family.step(batches, ctx)
+        if self.precision.scaler.is_enabled():  # fp16: the factor now, and whether any of the
+            # step's optimizer steps was skipped (the scaler updates after each of them)
+            skipped = ctx.skipped if ctx.skipped is not None else torch.zeros(())
+            stats = {
+                **stats,
+                "amp_scale": self.precision.scale_tensor(),
+                "amp_skipped": (skipped > 0).float(),
+            }
         if self.distributed:  # BatchNorm's running statistics, the same in every process
             parallel.average_buffers(self.networks)
         if self.config.ema > 0 and self.family.ema_active(self.step):

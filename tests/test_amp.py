@@ -153,6 +153,43 @@ def test_fp16_resume_is_exact_with_the_scalers_state(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_fp16_with_several_critic_updates_per_step_trains_and_resumes_exactly(tmp_path):
+    """fp16 with k = 2 critic updates: the scaler is updated after every optimizer step. With
+    one update per training step the second critic update unscaled an optimizer already
+    unscaled since the last update, and GradScaler stopped the run on its first step."""
+    data = torch.rand(64, 1, 28, 28) * 2 - 1
+    knobs = dict(loss="wasserstein", gp=10.0, d_steps=2, precision="fp16", batch_size=8)
+    knobs.update(log_every=2, checkpoint_every=3)
+    cfg = default_config("dcgan", "fashion-mnist", **knobs)
+    straight = Trainer(cfg, tmp_path / "a", device="cpu", data=data)
+    d_steps = []
+    straight.optimizers["D"].register_step_post_hook(lambda *_: d_steps.append(1))
+    straight.run(steps=6, progress=False)
+    assert len(d_steps) == 12  # two critic steps per training step, each through the scaler
+    assert all(math.isfinite(v) for v in straight.history["loss_d"])
+    first = Trainer(cfg, tmp_path / "b", device="cpu", data=data)
+    first.run(steps=3, progress=False)
+    resumed = Trainer.resume(tmp_path / "b", device="cpu", data=data)
+    resumed.run(steps=6, progress=False)
+    for a, b in zip(straight.G.parameters(), resumed.G.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert resumed.precision.scaler.get_scale() == straight.precision.scaler.get_scale()
+    timing = ("images_per_s", "seconds")
+    assert {k: v for k, v in resumed.history.items() if k not in timing} == {
+        k: v for k, v in straight.history.items() if k not in timing
+    }
+
+
+def test_a_skip_by_any_optimizer_step_of_a_training_step_is_counted():
+    """The scaler updates after each optimizer step, so a skip in D's update (the factor
+    halves) and not in G's is still a skipped training step."""
+    tr = _dcgan(precision="fp16", d_steps=2)
+    tr.precision.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**40)  # overflows fp16
+    stats = tr.train_step()
+    assert float(stats["amp_skipped"]) == 1.0
+    assert float(stats["amp_scale"]) == tr.precision.scaler.get_scale() < 2.0**40
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_penalties_train_under_amp(precision):
     # R1 in the classic family and the path-length penalty in StyleGAN's differentiate

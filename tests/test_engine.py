@@ -158,9 +158,7 @@ class MeanMatch(Family):
         self.data_mean = m * self.data_mean + (1 - m) * real.mean(0)
         G, opt = self.networks["G"], self.optimizers["G"]
         loss = (G(ctx.noise(len(real))).mean(0) - self.data_mean).square().sum()
-        opt.zero_grad(set_to_none=True)
-        ctx.backward(loss)
-        return {"loss_g": loss.detach(), "grad_norm_g": ctx.update(opt, list(G.parameters()), None)}
+        return {"loss_g": loss.detach(), "grad_norm_g": ctx.optimizer_step(opt, loss)}
 
     def state_dict(self):
         return {"data_mean": self.data_mean}

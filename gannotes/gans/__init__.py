@@ -18,7 +18,7 @@ from __future__ import annotations
 from .classic import Classic
 from .conditional import Conditional
 from .cyclegan import CycleGAN
-from .family import Family, Precision, StepContext, make_optimizer, to_device
+from .family import Family, Precision, StepContext, frozen, make_optimizer, to_device
 from .pix2pix import Pix2Pix
 from .stylegan import StyleGAN
 
@@ -30,6 +30,7 @@ __all__ = [
     "StepContext",
     "family_for_config",
     "family_for_model",
+    "frozen",
     "get_family",
     "make_optimizer",
     "to_device",

@@ -50,7 +50,7 @@ from ..tricks import (
     top_k_fraction,
     top_k_scores,
 )
-from .family import Family, StepContext, make_optimizer
+from .family import Family, StepContext, frozen, make_optimizer
 
 __all__ = ["Classic", "ClassicConfig", "StepOptions", "adversarial_step", "d_view"]
 
@@ -323,10 +323,11 @@ def adversarial_step(
 
     Each D update sees a fresh real batch and fresh samples G(z) that are *detached*, so no
     gradient reaches G. The G update runs through D with D's parameters frozen
-    (``requires_grad_(False)``): the generator's loss must move G only, never D. ``loss`` names
+    (``with frozen(D)``): the generator's loss must move G only, never D. ``loss`` names
     the objective (gannotes.losses.OBJECTIVES); ``options`` switches on the tricks and
     regularisers that act on batches, labels, gradients and weights (:class:`StepOptions`);
-    ``ctx`` carries the autocast context and gradient scaler (no-ops in float32).
+    ``ctx`` carries the autocast context and steps the optimizers (zero grad, scaled backward,
+    gradient averaging across processes, unscale, clip, step; :meth:`StepContext.optimizer_step`).
 
     Returns detached scalar tensors: the last D update's loss, G's loss, the gradient norms of
     D (last update) and G (before clipping); mean D(x) and D(G(z)) as probabilities
@@ -373,22 +374,17 @@ def adversarial_step(
                     scale=ctx.grad_scale,
                 )
                 loss_d = loss_d + penalties["gp"]
-        opt_d.zero_grad(set_to_none=True)
-        ctx.backward(loss_d)
-        grad_norm_d = ctx.update(opt_d, params_d, opts.grad_clip)
+        grad_norm_d = ctx.optimizer_step(opt_d, loss_d, params_d, opts.grad_clip)
         if opts.clip:
             clip_weights_(D, opts.clip)
 
-    D.requires_grad_(False)  # G's loss must move G only
-    z = noise(real_batches[-1].shape[0])
-    with torch.set_grad_enabled(opts.train_g), ctx.autocast():
-        loss_g = obj.g_loss(top_k_scores(D(d_view(G(z), opts)), opts.top_k))
-    grad_norm_g = torch.zeros((), device=loss_g.device)
-    if opts.train_g:
-        opt_g.zero_grad(set_to_none=True)
-        ctx.backward(loss_g)
-        grad_norm_g = ctx.update(opt_g, params_g, opts.grad_clip)
-    D.requires_grad_(True)
+    with frozen(D):  # G's loss must move G only
+        z = noise(real_batches[-1].shape[0])
+        with torch.set_grad_enabled(opts.train_g), ctx.autocast():
+            loss_g = obj.g_loss(top_k_scores(D(d_view(G(z), opts)), opts.top_k))
+        grad_norm_g = torch.zeros((), device=loss_g.device)
+        if opts.train_g:
+            grad_norm_g = ctx.optimizer_step(opt_g, loss_g, params_g, opts.grad_clip)
 
     real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
     stats = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}

@@ -32,7 +32,7 @@ import torch
 from ..config import TrainerConfig, knob
 from ..losses import OBJECTIVES, ac_class_loss, ac_class_loss_double_softmax, objective
 from ..models import D_CONDS, config_for
-from .family import Family, StepContext
+from .family import Family, StepContext, frozen
 
 __all__ = ["CLASS_LOSSES", "Conditional", "ConditionalConfig"]
 
@@ -132,22 +132,17 @@ class Conditional(Family):
                         loss_c = loss_c + class_loss(fake_logits, fake_labels)
                     loss_d = loss_d + cfg.class_weight * loss_c
                     stats["class_acc_real"] = (real_logits.argmax(1) == labels).float().mean()
-            opt_d.zero_grad(set_to_none=True)
-            ctx.backward(loss_d)
-            stats["grad_norm_d"] = ctx.update(opt_d, list(D.parameters()), None)
+            stats["grad_norm_d"] = ctx.optimizer_step(opt_d, loss_d)
 
-        D.requires_grad_(False)  # G's loss must move G only
-        z, fake_labels = ctx.noise(batches[-1][0].shape[0])
-        with ctx.autocast():
-            scores, logits = D.scores(G(z, fake_labels), fake_labels)
-            loss_g = obj.g_loss(scores)
-            if acgan:
-                loss_g = loss_g + cfg.class_weight * class_loss(logits, fake_labels)
-                stats["class_acc_fake"] = (logits.argmax(1) == fake_labels).float().mean()
-        opt_g.zero_grad(set_to_none=True)
-        ctx.backward(loss_g)
-        stats["grad_norm_g"] = ctx.update(opt_g, list(G.parameters()), None)
-        D.requires_grad_(True)
+        with frozen(D):  # G's loss must move G only
+            z, fake_labels = ctx.noise(batches[-1][0].shape[0])
+            with ctx.autocast():
+                scores, logits = D.scores(G(z, fake_labels), fake_labels)
+                loss_g = obj.g_loss(scores)
+                if acgan:
+                    loss_g = loss_g + cfg.class_weight * class_loss(logits, fake_labels)
+                    stats["class_acc_fake"] = (logits.argmax(1) == fake_labels).float().mean()
+            stats["grad_norm_g"] = ctx.optimizer_step(opt_g, loss_g)
 
         stats = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats}
         real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()

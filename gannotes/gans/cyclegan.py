@@ -40,7 +40,7 @@ from ..losses import (
 )
 from ..models import UPSAMPLES, config_for
 from ..tricks import ImagePool
-from .family import Family, StepContext, make_optimizer
+from .family import Family, StepContext, frozen, make_optimizer
 from .pix2pix import check_translation_inputs
 
 __all__ = ["CYCLES", "DIRECTIONS", "CycleGAN", "CycleGANTrainConfig"]
@@ -152,37 +152,31 @@ class CycleGAN(Family):
         stats: dict[str, torch.Tensor] = {}
 
         # --- G and F, through frozen discriminators
-        D_A.requires_grad_(False)
-        D_B.requires_grad_(False)
-        with ctx.autocast():
-            fake_b, fake_a = G(a), F(b)  # G(a), F(b)
-            loss_g = torch.zeros((), device=a.device)
-            if cfg.adversarial:
-                # L_GAN for G and F: E[(D(fake) - 1)^2] (LSGAN's G loss carries a 1/2: undo it)
-                loss_gan = 2 * (
-                    g_least_squares_loss(D_B(fake_b)) + g_least_squares_loss(D_A(fake_a))
-                )
-                loss_g = loss_g + loss_gan
-                stats["loss_gan"] = loss_gan.detach()
-            if lam > 0:
-                loss_cyc = torch.zeros((), device=a.device)
-                if cfg.cycle in ("both", "forward"):
-                    loss_cyc = loss_cyc + cycle_consistency_loss(a, F(self._noisy(fake_b, ctx)))
-                if cfg.cycle in ("both", "backward"):
-                    loss_cyc = loss_cyc + cycle_consistency_loss(b, G(self._noisy(fake_a, ctx)))
-                loss_g = loss_g + lam * loss_cyc
-                stats["loss_cycle"] = loss_cyc.detach()
-            if lam_id > 0:
-                loss_idt = identity_loss(b, G(b)) + identity_loss(a, F(a))
-                loss_g = loss_g + lam_id * loss_idt
-                stats["loss_identity"] = loss_idt.detach()
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        ctx.backward(loss_g)
-        params_g = [*G.parameters(), *F.parameters()]
-        stats["grad_norm_g"] = ctx.update(self.optimizers["G"], params_g, None)
-        stats["loss_g"] = loss_g.detach()
-        D_A.requires_grad_(True)
-        D_B.requires_grad_(True)
+        with frozen(D_A, D_B):
+            with ctx.autocast():
+                fake_b, fake_a = G(a), F(b)  # G(a), F(b)
+                loss_g = torch.zeros((), device=a.device)
+                if cfg.adversarial:
+                    # L_GAN for G and F: E[(D(fake) - 1)^2] (LSGAN's G loss carries a 1/2: undo it)
+                    loss_gan = 2 * (
+                        g_least_squares_loss(D_B(fake_b)) + g_least_squares_loss(D_A(fake_a))
+                    )
+                    loss_g = loss_g + loss_gan
+                    stats["loss_gan"] = loss_gan.detach()
+                if lam > 0:
+                    loss_cyc = torch.zeros((), device=a.device)
+                    if cfg.cycle in ("both", "forward"):
+                        loss_cyc = loss_cyc + cycle_consistency_loss(a, F(self._noisy(fake_b, ctx)))
+                    if cfg.cycle in ("both", "backward"):
+                        loss_cyc = loss_cyc + cycle_consistency_loss(b, G(self._noisy(fake_a, ctx)))
+                    loss_g = loss_g + lam * loss_cyc
+                    stats["loss_cycle"] = loss_cyc.detach()
+                if lam_id > 0:
+                    loss_idt = identity_loss(b, G(b)) + identity_loss(a, F(a))
+                    loss_g = loss_g + lam_id * loss_idt
+                    stats["loss_identity"] = loss_idt.detach()
+            stats["grad_norm_g"] = ctx.optimizer_step(self.optimizers["G"], loss_g)
+            stats["loss_g"] = loss_g.detach()
         if not cfg.adversarial:
             return stats
 
@@ -193,10 +187,7 @@ class CycleGAN(Family):
             loss_d_b = d_least_squares_loss(D_B(b), D_B(fake_b))  # 1/2 (E(D-1)^2 + E D^2)
             loss_d_a = d_least_squares_loss(D_A(a), D_A(fake_a))
             loss_d = loss_d_a + loss_d_b
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        ctx.backward(loss_d)
-        params_d = [*D_A.parameters(), *D_B.parameters()]
-        stats["grad_norm_d"] = ctx.update(self.optimizers["D"], params_d, None)
+        stats["grad_norm_d"] = ctx.optimizer_step(self.optimizers["D"], loss_d)
         stats["loss_d"] = loss_d.detach()
         stats["loss_d_a"], stats["loss_d_b"] = loss_d_a.detach(), loss_d_b.detach()
         return stats

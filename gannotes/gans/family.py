@@ -23,7 +23,7 @@ gannotes.config.TrainerConfig holding the family's knobs) and a Family subclass,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -32,7 +32,7 @@ from torch import nn
 
 from ..config import TrainerConfig
 
-__all__ = ["Family", "Precision", "StepContext", "make_optimizer", "to_device"]
+__all__ = ["Family", "Precision", "StepContext", "frozen", "make_optimizer", "to_device"]
 
 
 def to_device(x: Any, device: torch.device) -> Any:
@@ -55,7 +55,8 @@ class Precision:
     * fp16: autocast in float16 and a gradient scaler: the loss is multiplied by a large factor
       before backward so small gradients do not flush to zero, the gradients are divided by it
       before the optimizer steps, and a step whose gradients hold inf or NaN is skipped (the
-      factor then halves). ``update()`` runs once per training step, after every optimizer.
+      factor then halves). ``update()`` runs after every optimizer step
+      (:meth:`StepContext.optimizer_step`).
 
     Steps are written against this object, so precision is a switch, not a rewrite.
     """
@@ -113,6 +114,9 @@ class StepContext:
     # processes before it steps. Only that optimizer's: D's gradients are not exchanged while
     # G updates.
     all_reduce: Callable[[torch.optim.Optimizer], None] | None = None
+    # fp16: how many of this step's optimizer steps the scaler skipped (a tensor; None before
+    # the first scaled step). The Trainer logs it as ``amp_skipped``.
+    skipped: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.precision is None:
@@ -130,28 +134,69 @@ class StepContext:
         """See :attr:`Precision.grad_scale`: pass it to the penalties as their ``scale``."""
         return self.precision.grad_scale
 
-    def backward(self, loss: torch.Tensor) -> None:
-        """``loss.backward()``, through the gradient scaler (a no-op in float32)."""
-        self.scaler.scale(loss).backward()
-
-    def update(
-        self, opt: torch.optim.Optimizer, params: Sequence[torch.Tensor], clip: float | None
+    def optimizer_step(
+        self,
+        opt: torch.optim.Optimizer,
+        loss: torch.Tensor,
+        params: Sequence[torch.Tensor] | None = None,
+        clip: float | None = None,
     ) -> torch.Tensor:
-        """Average the gradients over the processes of a data-parallel run, unscale them,
-        clip their norm (when asked), step ``opt``; returns the norm before clipping, as a
-        tensor (no synchronisation with the device).
+        """One optimizer step, end to end: zero ``opt``'s gradients, backward through the
+        gradient scaler, average the gradients over the processes of a data-parallel run,
+        unscale them, clip their norm (when ``clip`` is given), step, and update the scaler;
+        returns the gradient norm before clipping, as a tensor (no synchronisation).
 
-        The average comes first, so every process unscales the same gradients and the fp16
-        scaler of each takes the same decision (step or skip)."""
+        ``params``: the parameters whose norm is measured and clipped (default: every
+        parameter of ``opt``).
+
+        A family calls this once per update of a player and never steps an optimizer itself,
+        so the order cannot go wrong: the average comes before unscaling (every process then
+        unscales the same gradients and its scaler takes the same decision), and the fp16
+        scaler is updated after *every* optimizer step. PyTorch's GradScaler refuses to unscale
+        an optimizer twice between two updates, which is what a step with k > 1 updates of D
+        would do with one update per training step. A step the scaler skips (inf or NaN in the
+        gradients) is counted in :attr:`skipped`.
+        """
+        if params is None:
+            params = [p for group in opt.param_groups for p in group["params"]]
+        opt.zero_grad(set_to_none=True)
+        scaler = self.scaler
+        scaler.scale(loss).backward()
         if self.all_reduce is not None:
             self.all_reduce(opt)
-        self.scaler.unscale_(opt)
+        scaler.unscale_(opt)
         grads = [p.grad for p in params if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm(grads)
+        norm = (
+            torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=loss.device)
+        )
         if clip is not None:
             torch.nn.utils.clip_grads_with_norm_(params, clip, norm)
-        self.scaler.step(opt)
+        if scaler.is_enabled():
+            before = self.precision.scale_tensor()
+            scaler.step(opt)
+            scaler.update()
+            fell = (self.precision.scale_tensor() < before).float()  # the factor halves on a skip
+            self.skipped = fell if self.skipped is None else self.skipped + fell
+        else:
+            scaler.step(opt)  # opt.step()
         return norm
+
+
+@contextlib.contextmanager
+def frozen(*networks: nn.Module) -> Iterator[None]:
+    """``with frozen(D): ...``: the networks' parameters take no gradient inside the block
+    (``requires_grad`` False), so a loss computed through them moves only the others (G's loss
+    through D must move G only). Each parameter's flag is restored on leaving, also on an
+    error."""
+    params = [p for net in networks for p in net.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
 
 
 def make_optimizer(

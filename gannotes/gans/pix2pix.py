@@ -28,7 +28,7 @@ import torch
 from ..config import TrainerConfig, knob
 from ..losses import OBJECTIVES, l1_loss, objective
 from ..models import config_for
-from .family import Family, StepContext
+from .family import Family, StepContext, frozen
 
 __all__ = ["Pix2Pix", "Pix2PixTrainConfig", "check_translation_inputs"]
 
@@ -123,27 +123,22 @@ class Pix2Pix(Family):
                 # "we divide the objective by 2 while optimizing D, which slows down the rate at
                 # which D learns relative to G" (Sec. 3.3)
                 loss_d = 0.5 * obj.d_loss(real_scores, fake_scores)
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            ctx.backward(loss_d)
-            stats["grad_norm_d"] = ctx.update(self.optimizers["D"], list(D.parameters()), None)
+            stats["grad_norm_d"] = ctx.optimizer_step(self.optimizers["D"], loss_d)
             stats["loss_d"] = loss_d.detach()
             real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
             if obj.logits:
                 stats["d_real"] = torch.sigmoid(real_scores).mean()
                 stats["d_fake"] = torch.sigmoid(fake_scores).mean()
 
-        D.requires_grad_(False)  # G's loss must move G only
-        with ctx.autocast():
-            l1 = l1_loss(fake, y)
-            loss_g = cfg.l1 * l1
-            if not cfg.l1_only:
-                loss_gan = obj.g_loss(D(x, fake))
-                loss_g = loss_gan + loss_g  # Eq. 4: L_cGAN + lambda L_L1
-                stats["loss_gan"] = loss_gan.detach()
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        ctx.backward(loss_g)
-        stats["grad_norm_g"] = ctx.update(self.optimizers["G"], list(G.parameters()), None)
-        D.requires_grad_(True)
+        with frozen(D):  # G's loss must move G only
+            with ctx.autocast():
+                l1 = l1_loss(fake, y)
+                loss_g = cfg.l1 * l1
+                if not cfg.l1_only:
+                    loss_gan = obj.g_loss(D(x, fake))
+                    loss_g = loss_gan + loss_g  # Eq. 4: L_cGAN + lambda L_L1
+                    stats["loss_gan"] = loss_gan.detach()
+            stats["grad_norm_g"] = ctx.optimizer_step(self.optimizers["G"], loss_g)
         return {"loss_g": loss_g.detach(), "l1": l1.detach(), **stats}
 
     # ------------------------------------------------------------------ sampling

@@ -15,8 +15,13 @@ with noise, AdaIN or modulated convolutions). The step follows the phases of the
 * **Dmain**: D's logistic loss on real images and detached fakes.
 * **Dreg** (every ``r1_every`` steps, *lazy regularisation*, StyleGAN2 Sec. 3.1): R1,
   ``gamma/2 E|grad D(x)|^2`` on real data, times ``r1_every`` so the average pull is the same.
-  The optimizer's rate and betas are scaled by ``c = r1_every / (r1_every + 1)`` as the
-  authors do, to keep Adam's moments right for the extra steps.
+
+Lazy regularisation here, as in the classic family's lazy R1, adds each penalty to its
+player's main loss on the steps where it is due, and the player steps once. The authors run
+Greg and Dreg as *separate* optimizer steps, and only for that reason scale the rate and betas
+by ``c = N / (N + 1)`` (StyleGAN2 Appendix B: N + 1 optimizer steps per N minibatches keep
+Adam's moments right); with one step per minibatch there is nothing to correct, so the
+optimizers take ``lr_g``, ``lr_d`` and ``betas`` as they are.
 
 Sampling draws z and one noise map per style layer from the seed on the CPU, so a sample is
 the same on every device; ``truncation < 1`` pulls w towards ``w_avg`` (the truncation trick)
@@ -36,7 +41,7 @@ from ..config import TrainerConfig, knob
 from ..losses import d_logistic_loss, g_nonsaturating_loss, input_gradient, r1_penalty
 from ..models import config_for
 from ..models.stylegan import BLOCKS, StyleDiscriminator, StyleGenerator
-from .family import Family, StepContext, make_optimizer
+from .family import Family, StepContext, frozen, make_optimizer
 
 __all__ = [
     "CROSSOVERS",
@@ -156,22 +161,14 @@ class StyleGAN(Family):
         self.model_cfg = cfg = config.model_cfg()
         G, D = StyleGenerator(cfg).to(device), StyleDiscriminator(cfg).to(device)
         self.networks = {"G": G, "D": D}
-        # Lazy regularisation (StyleGAN2 Appendix B): D takes r1_every + 1 "steps" of loss per
-        # r1_every updates, so its rate and betas are scaled by c = r1_every / (r1_every + 1).
-        c_d = config.r1_every / (config.r1_every + 1) if config.r1 else 1.0
-        c_g = config.pl_every / (config.pl_every + 1) if config.pl_weight else 1.0
+        # Lazy regularisation adds the penalty (times its interval) to the main loss and steps
+        # once, as the classic family's lazy R1 does: the optimizers take the knobs' rates and
+        # betas unchanged (see the module docstring).
         self.optimizers = {
-            "G": self._adam(G.parameters(), config.lr_g, c_g),
-            "D": self._adam(D.parameters(), config.lr_d, c_d),
+            "G": make_optimizer(G.parameters(), config, config.lr_g),
+            "D": make_optimizer(D.parameters(), config, config.lr_d),
         }
         self.pl_mean = torch.zeros((), device=device)  # the running mean a of the path length
-
-    def _adam(self, params, lr: float, c: float) -> torch.optim.Optimizer:
-        from dataclasses import replace
-
-        b1, b2 = self.config.betas
-        cfg = replace(self.config, betas=(b1**c, b2**c)) if c != 1 else self.config
-        return make_optimizer(params, cfg, lr * c)
 
     @classmethod
     def default_config(cls, model: str = "stylegan", dataset: str = "fashion-mnist", **overrides):
@@ -242,21 +239,18 @@ class StyleGAN(Family):
         n = real.shape[0]
         stats: dict[str, torch.Tensor] = {}
 
-        # --- Gmain: G through a frozen D
-        D.requires_grad_(False)
-        z, *noise = ctx.noise(n)
-        with ctx.autocast():
-            fake = G.synthesis(self._mixed_ws(G, z, ctx), noise or None)
-            loss_g = g_nonsaturating_loss(D(fake))
-            if cfg.pl_weight and ctx.step % cfg.pl_every == 0:  # Greg, lazily
-                penalty = self._path_length_penalty(G, ctx)
-                stats["pl_penalty"] = penalty.detach()
-                stats["pl_mean"] = self.pl_mean.clone()
-                loss_g = loss_g + penalty
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        ctx.backward(loss_g)
-        stats["grad_norm_g"] = ctx.update(self.optimizers["G"], list(G.parameters()), None)
-        D.requires_grad_(True)
+        # --- Gmain (+ Greg, lazily): G through a frozen D
+        with frozen(D):
+            z, *noise = ctx.noise(n)
+            with ctx.autocast():
+                fake = G.synthesis(self._mixed_ws(G, z, ctx), noise or None)
+                loss_g = g_nonsaturating_loss(D(fake))
+                if cfg.pl_weight and ctx.step % cfg.pl_every == 0:
+                    penalty = self._path_length_penalty(G, ctx)
+                    stats["pl_penalty"] = penalty.detach()
+                    stats["pl_mean"] = self.pl_mean.clone()
+                    loss_g = loss_g + penalty
+            stats["grad_norm_g"] = ctx.optimizer_step(self.optimizers["G"], loss_g)
 
         # --- Dmain (+ Dreg, lazily): D on real images and Gmain's fakes, detached (the
         # authors draw new ones; reusing them saves a third of G's work per step)
@@ -271,9 +265,7 @@ class StyleGAN(Family):
                 r1 = r1_penalty(real_logits, real, cfg.r1 * cfg.r1_every, ctx.grad_scale)
                 stats["r1"] = r1.detach()
                 loss_d = loss_d + r1
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        ctx.backward(loss_d)
-        stats["grad_norm_d"] = ctx.update(self.optimizers["D"], list(D.parameters()), None)
+        stats["grad_norm_d"] = ctx.optimizer_step(self.optimizers["D"], loss_d)
         stats["loss_d"], stats["loss_g"] = loss_d.detach(), loss_g.detach()
         stats["d_real"] = torch.sigmoid(real_logits.detach().float()).mean()
         stats["d_fake"] = torch.sigmoid(fake_logits.detach().float()).mean()
