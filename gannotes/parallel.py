@@ -16,9 +16,13 @@ forward with its parameters frozen during G's update (so DDP waits for gradients
 come, unless every family wraps that call in ``no_sync``), penalties differentiate D twice (R1,
 the gradient penalty: DDP's hooks fire on the double backward's partial results), and families
 call parts of a network (StyleGAN's ``G.mapping``, ``G.synthesis``) that the wrapper hides.
-StyleGAN2-ADA's training loop left DDP for the same reasons and averages each phase's
-gradients itself; so does :func:`all_reduce_gradients`, one flat all-reduce per optimizer
-step, called by ``StepContext.update``. D's gradients are never exchanged while G updates.
+StyleGAN2-ADA (``training/training_loop.py`` in NVlabs/stylegan2-ada-pytorch) does wrap
+G's mapping and synthesis networks and D in DDP, and works around the first point by
+toggling ``requires_grad_`` around each phase; its successor's training loop
+(NVlabs/stylegan3) drops the wrapper, broadcasts the weights once, and before each phase's
+optimizer step averages that phase's gradients itself, in one flat all-reduce. So does
+:func:`all_reduce_gradients`, one flat all-reduce per optimizer step, called by
+``StepContext.update``. D's gradients are never exchanged while G updates.
 
 BatchNorm: in training each process normalises its own batch with its own statistics
 (DDP's default; SyncBatchNorm would add an all-reduce per BatchNorm layer per forward, and
@@ -160,35 +164,39 @@ def exit_process(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _flat_grads(params: list[torch.Tensor]) -> torch.Tensor:
-    # A parameter without a gradient contributes zeros, so that every process sends the same
-    # layout whatever its graph reached.
-    return torch.cat(
-        [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
-    )
-
-
 @torch.no_grad()
 def all_reduce_gradients(opt: torch.optim.Optimizer) -> None:
     """Average the gradients of ``opt``'s parameters over the processes, in one flat
     all-reduce (a mean: each process's loss is a mean over its batch, so the result is the
-    gradient of the mean over all processes' batches)."""
+    gradient of the mean over all processes' batches).
+
+    A parameter that received no gradient in any process keeps none (``grad`` None), as in
+    one process, so the optimizer leaves it alone; turning it into zeros would let Adam's
+    momentum move it. One that received a gradient in some processes only gets their sum over
+    the world size (the others' batches contributed zero). Each process sends one flag per
+    parameter with its gradients, so every process sends the same layout whatever its graph
+    reached."""
     world = dist.get_world_size()
     params = [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
     if not params:
         return
-    flat = _flat_grads(params)
+    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+    had = [float(p.grad is not None) for p in params]
+    flat = torch.cat([*grads, torch.tensor(had, device=grads[0].device, dtype=grads[0].dtype)])
     dist.all_reduce(flat)
-    flat /= world
+    flags = flat[-len(params) :].tolist()  # how many processes had each gradient
+    flat = flat[: -len(params)] / world
     offset = 0
-    for p in params:
+    for p, flag in zip(params, flags, strict=True):
         n = p.numel()
         part = flat[offset : offset + n].view_as(p)
-        if p.grad is None:
+        offset += n
+        if flag == 0:
+            p.grad = None
+        elif p.grad is None:
             p.grad = part.clone()
         else:
             p.grad.copy_(part)
-        offset += n
 
 
 @torch.no_grad()

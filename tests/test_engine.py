@@ -427,3 +427,15 @@ def test_every_objective_trains_and_resumes_exactly(tmp_path, loss):
     resumed.run(steps=12, progress=False)
     assert torch.equal(straight.sample(30, seed=4), resumed.sample(30, seed=4))
     assert all(np.isfinite(straight.history["loss_d"]))
+
+
+def test_frozen_restores_each_parameters_flag_even_on_an_error():
+    from gannotes.gans import frozen
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    net[1].bias.requires_grad_(False)  # a parameter frozen before stays frozen after
+    with pytest.raises(RuntimeError, match="inside"):
+        with frozen(net):
+            assert not any(p.requires_grad for p in net.parameters())
+            raise RuntimeError("an error inside the block")
+    assert [p.requires_grad for p in net.parameters()] == [True, True, True, False]

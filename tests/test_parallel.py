@@ -49,6 +49,37 @@ def test_each_process_takes_its_shard_of_the_same_epoch():
     )
 
 
+def test_a_parameter_no_process_gave_a_gradient_is_not_moved(tmp_path):
+    """Averaging keeps a missing gradient missing: as zeros, Adam's momentum from earlier
+    steps moved a parameter that no loss of this step reached (a world of one process: the
+    average is the identity, so the result must equal the optimizer without any exchange)."""
+    import torch.distributed as dist
+
+    from gannotes.parallel import all_reduce_gradients
+
+    def run(exchange: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        a, b = torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)
+        opt = torch.optim.Adam([*a.parameters(), *b.parameters()], lr=0.1)
+        x = torch.randn(8, 3)
+        for through_b in (True, False):  # the second loss does not reach b
+            opt.zero_grad(set_to_none=True)
+            loss = b(a(x)).square().mean() if through_b else a(x).square().mean()
+            loss.backward()
+            if exchange:
+                all_reduce_gradients(opt)
+            opt.step()
+        return [p.detach().clone() for p in (*a.parameters(), *b.parameters())]
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0, world_size=1)
+    try:
+        exchanged = run(True)
+    finally:
+        dist.destroy_process_group()
+    for got, want in zip(exchanged, run(False), strict=True):
+        assert torch.equal(got, want)
+
+
 def _torchrun(*args, nproc=2):
     return torchrun(nproc, *args, timeout=300)
 
