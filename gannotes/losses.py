@@ -46,6 +46,7 @@ __all__ = [
     "Objective",
     "ac_class_loss",
     "ac_class_loss_double_softmax",
+    "check_unconstrained",
     "clip_weights_",
     "d_hinge_loss",
     "cycle_consistency_loss",
@@ -353,19 +354,24 @@ class Objective:
 
     ``logits``: D's score is the logit of a probability (the logistic objectives), so
     sigmoid(score) is D's belief that a sample is real and label tricks (smoothing, flips)
-    apply; otherwise the score is a critic's value or a margin.
+    apply; otherwise the score is a critic's value or a margin. ``lipschitz``: the objective
+    is only meaningful with a Lipschitz critic (the Wasserstein dual: without a gradient
+    penalty or weight clipping, D's loss is unbounded below and the critic's values run off).
     """
 
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     g_loss: Callable[[torch.Tensor], torch.Tensor]
     logits: bool
     paper: str
+    lipschitz: bool = False
 
 
 OBJECTIVES: dict[str, Objective] = {
     "nonsaturating": Objective(d_logistic_loss, g_nonsaturating_loss, True, "Goodfellow 2014"),
     "minimax": Objective(d_logistic_loss, g_minimax_loss, True, "Goodfellow 2014"),
-    "wasserstein": Objective(d_wasserstein_loss, g_wasserstein_loss, False, "Arjovsky 2017"),
+    "wasserstein": Objective(
+        d_wasserstein_loss, g_wasserstein_loss, False, "Arjovsky 2017", lipschitz=True
+    ),
     "hinge": Objective(d_hinge_loss, g_hinge_loss, False, "Lim and Ye 2017"),
     "least-squares": Objective(d_least_squares_loss, g_least_squares_loss, False, "Mao 2017"),
 }
@@ -377,6 +383,18 @@ def objective(name: str) -> Objective:
     if name not in OBJECTIVES:
         raise ValueError(f"unknown objective {name!r}; valid: {', '.join(OBJECTIVES)}")
     return OBJECTIVES[name]
+
+
+def check_unconstrained(name: str, family: str) -> None:
+    """Refuse, in one line, an objective that needs a Lipschitz critic in a family that applies
+    no constraint to its discriminator (no gradient penalty, no clipping)."""
+    if objective(name).lipschitz:
+        valid = ", ".join(k for k, o in OBJECTIVES.items() if not o.lipschitz)
+        raise ValueError(
+            f"the {name} objective needs a Lipschitz critic (a gradient penalty or weight "
+            f"clipping), which the {family} family does not apply; valid here: {valid} "
+            f"(WGAN-GP trains in the classic family: train dcgan --loss {name})"
+        )
 
 
 def g_loss(name: str, fake_scores: torch.Tensor) -> torch.Tensor:

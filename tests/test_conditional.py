@@ -480,3 +480,25 @@ def test_each_shipped_model_is_listed_with_its_checksum_and_loads_safely(name):
             assert family.translate(edges, direction=direction).shape == (4, 1, 28, 28)
         if not family.directions:  # a generating model (StyleGAN)
             assert family.sample(4, seed=0).shape == (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset"), [("cgan", "fashion-mnist"), ("pix2pix", "edges2fashion")]
+)
+def test_an_objective_that_needs_a_lipschitz_critic_is_refused_where_none_is_applied(
+    model, dataset, tmp_path, capsys
+):
+    """The conditional and pix2pix families apply no gradient penalty or clipping, so the
+    Wasserstein objective would train an unconstrained critic: refused in one line, naming
+    what is valid; the other objectives train."""
+    with pytest.raises(ValueError, match="needs a Lipschitz critic"):
+        default_config(model, dataset, loss="wasserstein")
+    out = str(tmp_path / "run")
+    base = ["train", model, "--dataset", dataset, "--out", out, "--steps", "1", "--quiet"]
+    assert main([*base, "--loss", "wasserstein"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1 and "valid here: nonsaturating, minimax, hinge, least-squares" in err
+    )
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert default_config(model, dataset, loss="hinge").loss == "hinge"

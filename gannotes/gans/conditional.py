@@ -30,7 +30,13 @@ from typing import Any
 import torch
 
 from ..config import TrainerConfig, knob
-from ..losses import OBJECTIVES, ac_class_loss, ac_class_loss_double_softmax, objective
+from ..losses import (
+    OBJECTIVES,
+    ac_class_loss,
+    ac_class_loss_double_softmax,
+    check_unconstrained,
+    objective,
+)
 from ..models import D_CONDS, config_for
 from .family import Family, StepContext, frozen
 
@@ -79,6 +85,7 @@ class ConditionalConfig(TrainerConfig):
             raise ValueError(f"unknown model {self.model!r}; the conditional family has cgan")
         if "d_cond" in self.model_config:
             raise ValueError("set d_cond on the training config, not in model_config")
+        check_unconstrained(self.loss, "conditional")
         self.model_cfg()  # validates model_config and the dataset
 
     def model_cfg(self):

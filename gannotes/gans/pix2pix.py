@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..config import TrainerConfig, knob
-from ..losses import OBJECTIVES, l1_loss, objective
+from ..losses import OBJECTIVES, check_unconstrained, l1_loss, objective
 from ..models import config_for
 from .family import Family, StepContext, frozen
 
@@ -56,6 +56,7 @@ class Pix2PixTrainConfig(TrainerConfig):
             raise ValueError(f"unknown model {self.model!r}; the pix2pix family has pix2pix")
         if self.l1_only and self.l1 == 0:
             raise ValueError("l1_only with l1 = 0 leaves G nothing to learn: set l1 > 0")
+        check_unconstrained(self.loss, "pix2pix")
         self.model_cfg()  # validates model_config and the dataset
 
     def model_cfg(self):
