@@ -296,6 +296,8 @@ class Trainer:
                 self.family.networks[f"{name}_ema"] = ema_copy(self.family.networks[name])
         if self.distributed:
             parallel.broadcast_networks(self.family.networks)
+        if rank:  # each process its own dropout; rank 0 keeps a one-process run's stream
+            torch.manual_seed(config.seed + 7919 * rank)  # (and its GPU's, for GPU dropout)
         self.compiled: list[str] = []  # networks compiled (config.compile)
         self.not_compiled: dict[str, str] = {}  # network -> why it was left uncompiled
         self._prepare_networks()
@@ -502,8 +504,9 @@ class Trainer:
 
         The new config is validated as a whole first (a bad value raises ValueError and changes
         nothing). Knobs declared ``rebuild`` (they change networks, optimizers or data) are
-        refused: make a new Trainer for those. A learning-rate knob rescales its optimizer's
-        rates at once.
+        refused: make a new Trainer for those; so is a penalty switched on that would
+        differentiate a compiled network twice (``compile``). A learning-rate knob rescales its
+        optimizer's rates at once.
         """
         from dataclasses import replace
 
@@ -516,6 +519,19 @@ class Trainer:
             if specs[name].rebuild:
                 raise ValueError(f"{name} changes the networks or data: it needs a new Trainer")
         new = replace(self.config, **changes)  # runs every check
+        # A penalty switched on that differentiates a compiled network twice: compile has no
+        # double backward, and the network was compiled when the Trainer was built.
+        self.family.config = new
+        try:
+            twice = self.family.differentiated_twice()
+        finally:
+            self.family.config = self.config
+        for name in self.compiled:
+            if name in twice:
+                raise ValueError(
+                    f"{twice[name]} differentiates {name} twice, which the compiled {name} of "
+                    "this Trainer cannot: make a new Trainer (it leaves it uncompiled)"
+                )
         for opt_name, knob_name in type(self.family).learning_rates.items():
             old_lr, new_lr = getattr(self.config, knob_name), getattr(new, knob_name)
             if new_lr != old_lr:
@@ -762,7 +778,6 @@ class Trainer:
         """Everything needed to resume exactly (checkpoint format 2); loadable with
         ``weights_only=True``. Raises TrainingDiverged rather than describe a diverged run."""
         self._transfer()
-        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         model_cfg = getattr(self.family, "model_cfg", None)
         return {
             "family": self.family.name,
@@ -777,7 +792,7 @@ class Trainer:
             "ema_updates": self.ema_updates,
             "rng": {
                 "torch": torch.get_rng_state(),
-                "cuda": cuda_rng,
+                "cuda": self._gpu_rng_state(),  # this process's own GPU's (None off CUDA)
                 "noise": self.noise_gen.get_state(),
                 "data": self.data_gen.get_state(),
                 "tricks": self.trick_gen.get_state(),
@@ -805,47 +820,45 @@ class Trainer:
             ),
         }
 
-    def _rank_rng(self) -> dict[str, torch.Tensor]:
+    def _rank_rng(self) -> dict[str, torch.Tensor | None]:
         return {
             "torch": torch.get_rng_state(),
+            "cuda": self._gpu_rng_state(),
             "noise": self.noise_gen.get_state(),
             "tricks": self.trick_gen.get_state(),
         }
 
+    def _gpu_rng_state(self) -> torch.Tensor | None:
+        """The random state of this process's own GPU (GPU dropout); None off CUDA. Only the
+        own GPU's: each process of a data-parallel run has its own, and another machine may
+        see fewer GPUs."""
+        return torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+
+    def _set_gpu_rng_state(self, saved: torch.Tensor | list | None) -> None:
+        """Restore this process's own GPU's random state: ``saved`` is that state, or, from
+        checkpoints that kept every GPU's (torch.cuda.get_rng_state_all), the list by GPU
+        index, of which only the own GPU's entry is used (when there is one). Off CUDA, or
+        from a checkpoint written off CUDA, nothing is set."""
+        if self.device.type != "cuda" or saved is None:
+            return
+        if isinstance(saved, list | tuple):
+            index = self.device.index
+            index = torch.cuda.current_device() if index is None else index
+            if index >= len(saved):
+                return
+            saved = saved[index]
+        torch.cuda.set_rng_state(saved, self.device)
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a run from a checkpoint's state (format 2, as load_checkpoint returns)."""
-        if state.get("exported"):
-            raise CheckpointError(
-                "this file holds exported weights only (no optimizer or random state): it "
-                "samples and translates (load_family, `gannotes sample`), it does not resume"
-            )
-        n = self.n_data
-        if state["data"]["n"] != n:
-            raise GannotesError(
-                f"the run was trained on {state['data']['n']} images ({state['data']['source']}) "
-                f"but {n} were found now ({self.data_source}); resume where the same data exists"
-            )
-        if state["family"] != self.family.name:
-            raise CheckpointError(
-                f"the checkpoint holds a {state['family']} run, not {self.family.name}"
-            )
-        if set(state["networks"]) != set(self.networks):
-            raise CheckpointError(
-                f"the checkpoint's networks {sorted(state['networks'])} differ from this run's "
-                f"{sorted(self.networks)}"
-            )
+        """Restore a run from a checkpoint's state (format 2, as load_checkpoint returns).
+
+        Every check comes before anything is loaded: a refused state (another model, data or
+        number of processes) raises and leaves the Trainer as it was."""
+        self._check_state(state)
         for name, net in self.networks.items():
             net.load_state_dict(state["networks"][name])
         for name, opt in self.optimizers.items():
             _load_optimizer_state(opt, state["optimizers"][name])
-        world = self._world()[0]
-        if int(state.get("world_size", 1)) != world:
-            raise GannotesError(
-                f"the run was trained with {state.get('world_size', 1)} process(es), this is "
-                f"{world}: resume it with the same number (torchrun --nproc_per_node "
-                f"{state.get('world_size', 1)}), since each process's random state is in the "
-                "checkpoint"
-            )
         if state.get("scaler"):
             self.precision.scaler.load_state_dict(state["scaler"])
         self.family.load_state_dict(state.get("family_state", {}))
@@ -853,8 +866,7 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         self.ema_updates = int(state.get("ema_updates", 0))
         torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self._set_gpu_rng_state(state["rng"].get("cuda"))
         self.noise_gen.set_state(state["rng"]["noise"])
         self.data_gen.set_state(state["rng"]["data"])
         if "tricks" in state["rng"]:  # checkpoints from before the tricks lack it
@@ -875,8 +887,54 @@ class Trainer:
             self.family.load_state_dict(state["family_state_ranks"][self.distributed.rank])
             own = state["rng_ranks"][self.distributed.rank]
             torch.set_rng_state(own["torch"])
+            if "cuda" in own:  # (checkpoints from before kept every GPU's state in "rng")
+                self._set_gpu_rng_state(own["cuda"])
             self.noise_gen.set_state(own["noise"])
             self.trick_gen.set_state(own["tricks"])
+
+    def _check_state(self, state: dict[str, Any]) -> None:
+        """Raise (one line) when ``state`` cannot resume this run; changes nothing."""
+        if state.get("exported"):
+            raise CheckpointError(
+                "this file holds exported weights only (no optimizer or random state): it "
+                "samples and translates (load_family, `gannotes sample`), it does not resume"
+            )
+        n = self.n_data
+        if state["data"]["n"] != n:
+            raise GannotesError(
+                f"the run was trained on {state['data']['n']} images ({state['data']['source']}) "
+                f"but {n} were found now ({self.data_source}); resume where the same data exists"
+            )
+        if state["family"] != self.family.name:
+            raise CheckpointError(
+                f"the checkpoint holds a {state['family']} run, not {self.family.name}"
+            )
+        world = self._world()[0]
+        if int(state.get("world_size", 1)) != world:
+            raise GannotesError(
+                f"the run was trained with {state.get('world_size', 1)} process(es), this is "
+                f"{world}: resume it with the same number (torchrun --nproc_per_node "
+                f"{state.get('world_size', 1)}), since each process's random state is in the "
+                "checkpoint"
+            )
+        if self.distributed and not (
+            len(state.get("rng_ranks", [])) == len(state.get("family_state_ranks", [])) == world
+        ):
+            raise CheckpointError(
+                f"the checkpoint lacks the random state of each of its {world} processes"
+            )
+        for kind, own, saved in (
+            ("networks", self.networks, state["networks"]),
+            ("optimizers", self.optimizers, state["optimizers"]),
+        ):
+            if set(saved) != set(own):
+                raise CheckpointError(
+                    f"the checkpoint's {kind} {sorted(saved)} differ from this run's {sorted(own)}"
+                )
+        for name, net in self.networks.items():
+            _check_network_state(name, net, state["networks"][name])
+        for name, opt in self.optimizers.items():
+            _check_optimizer_state(name, opt, state["optimizers"][name])
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write a checkpoint atomically (default: ``out_dir/checkpoint.pt``)."""
@@ -905,15 +963,34 @@ class Trainer:
         return trainer
 
 
+def _check_network_state(name: str, net: nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    """Raise unless ``saved`` loads into ``net`` (the same entries, of the same shapes): the
+    check ``load_state_dict`` makes, before anything is copied."""
+    own = net.state_dict()
+    if set(saved) != set(own) or any(
+        tuple(saved[k].shape) != tuple(v.shape) for k, v in own.items()
+    ):
+        raise CheckpointError(
+            f"the checkpoint's network {name!r} has other layers or sizes than this run's: it "
+            "belongs to a different model"
+        )
+
+
+def _check_optimizer_state(name: str, opt: torch.optim.Optimizer, saved: dict) -> None:
+    """Raise unless ``saved`` fits ``opt``: as many parameter groups, as many parameters in each."""
+    sizes = [len(g["params"]) for g in opt.param_groups]
+    if [len(g["params"]) for g in saved["param_groups"]] != sizes:
+        raise CheckpointError(
+            f"the checkpoint's optimizer {name!r} has {len(saved['param_groups'])} parameter "
+            f"groups, this model's has {len(sizes)} (or their sizes differ): it belongs to a "
+            "different model"
+        )
+
+
 def _load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
     """Load ``state`` but keep this optimizer's kernel choice (fused or not): a checkpoint
     written where the fused kernel exists must resume where it does not, and vice versa."""
     kernels = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in opt.param_groups]
-    if len(state["param_groups"]) != len(kernels):
-        raise CheckpointError(
-            f"the checkpoint's optimizer has {len(state['param_groups'])} parameter groups, "
-            f"this model's has {len(kernels)}: it belongs to a different model"
-        )
     groups = [{**s, **k} for s, k in zip(state["param_groups"], kernels, strict=True)]
     opt.load_state_dict({**state, "param_groups": groups})  # torch places state for the kernel
 

@@ -237,6 +237,22 @@ def test_compile_leaves_twice_differentiated_networks_eager():
     assert set(tr.G.state_dict()) == set(_dcgan().G.state_dict())
 
 
+def test_reconfigure_refuses_a_penalty_a_compiled_network_cannot_take():
+    """R1 or the gradient penalty switched on after D was compiled would differentiate the
+    compiled D twice: refused in one line, and the config is left as it was."""
+    tr = Trainer(default_config("mlp", "ring", r1=0.0, compile=True), device="cpu")
+    assert tr.compiled == ["G", "D"]
+    for knob in ({"r1": 1.0}, {"gp": 10.0, "loss": "wasserstein"}):
+        with pytest.raises(ValueError, match="differentiates D twice"):
+            tr.reconfigure(**knob)
+        assert tr.config.r1 == 0.0 and tr.config.gp == 0.0 and tr.family.config is tr.config
+    tr.reconfigure(label_smoothing=0.1)  # a knob that needs no rebuild still changes
+    assert tr.family.config.label_smoothing == 0.1
+    eager = Trainer(default_config("mlp", "ring", r1=0.0), device="cpu")
+    eager.reconfigure(r1=1.0)  # nothing compiled: nothing to refuse
+    assert eager.family.config.r1 == 1.0
+
+
 def test_compiled_mlp_step_matches_eager():
     cfg = dict(batch_size=64, model_config=dict(hidden=32))
     torch.manual_seed(0)
