@@ -506,3 +506,131 @@ def test_the_toy_recipe_covers_every_grid_mode():
     mc = mode_coverage(trainer.sample(2500, seed=0), "grid")
     assert mc.modes == 25
     assert mc.high_quality >= 0.85
+
+
+# ----------------------------------------------------------------------------- random state by rank
+
+
+class FakeGPUs:
+    """One process's view of the random states of ``n`` GPUs, installed in place of
+    torch.cuda's functions (this test machine has none). Like torch, an index past the last
+    visible GPU raises (``torch.cuda.default_generators[i]``: IndexError)."""
+
+    def __init__(self, n: int, start: int = 0):
+        self.states = {i: torch.full((4,), start + i, dtype=torch.uint8) for i in range(n)}
+
+    @staticmethod
+    def _index(device) -> int:
+        return device if isinstance(device, int) else torch.device(device).index or 0
+
+    def get(self, device="cuda"):
+        return self.states[self._index(device)].clone()  # KeyError past the last GPU
+
+    def set(self, state, device="cuda"):
+        i = self._index(device)
+        if i not in self.states:
+            raise IndexError(f"no GPU {i} (tuple index out of range)")
+        self.states[i] = state.clone()
+
+    def install(self, monkeypatch):
+        cuda = torch.cuda
+        monkeypatch.setattr(cuda, "is_available", lambda: True)
+        monkeypatch.setattr(cuda, "device_count", lambda: len(self.states))
+        monkeypatch.setattr(cuda, "get_rng_state", self.get)
+        monkeypatch.setattr(cuda, "set_rng_state", self.set)
+        monkeypatch.setattr(cuda, "get_rng_state_all", lambda: [self.get(i) for i in self.states])
+
+        def set_all(states):  # torch.cuda.set_rng_state_all: set_rng_state(state, i) for each
+            for i, s in enumerate(states):
+                self.set(s, i)
+
+        monkeypatch.setattr(cuda, "set_rng_state_all", set_all)
+
+
+def test_a_checkpoint_from_a_machine_with_more_gpus_resumes_the_own_gpus_state(monkeypatch):
+    """Format 1 and early format 2 kept every GPU's state (get_rng_state_all): 4 GPUs there, 2
+    here. The run's own GPU (cuda:0) gets its state back; the GPUs this machine lacks are not
+    asked for (set_rng_state_all failed on them)."""
+    state = Trainer(small_toy()).state_dict()
+    state["rng"]["cuda"] = [torch.full((4,), 100 + i, dtype=torch.uint8) for i in range(4)]
+    t = Trainer(small_toy())
+    t.device = torch.device("cuda", 0)
+    gpus = FakeGPUs(2)
+    gpus.install(monkeypatch)
+    t.load_state_dict(state)
+    assert gpus.states[0].tolist() == [100] * 4  # its own
+    assert gpus.states[1].tolist() == [1] * 4  # untouched
+
+
+def test_each_rank_saves_and_restores_its_own_gpus_random_state(monkeypatch):
+    """Two processes, one GPU each, each with its own view of both GPUs' random states. Rank 0
+    writes the checkpoint; rank 1 must get back the state of *its* GPU as *it* left it, not
+    rank 0's view of that GPU, and no other GPU's state is touched."""
+    from gannotes import parallel
+    from gannotes.parallel import Distributed
+
+    # rank 0, rank 1, and rank 1 again after a restart (built before the fake GPUs appear)
+    t0, t1, resumed = Trainer(small_toy()), Trainer(small_toy()), Trainer(small_toy())
+    for rank, t in ((0, t0), (1, t1), (1, resumed)):
+        t.distributed = Distributed(rank=rank, world_size=2, local_rank=rank, backend="nccl")
+        t.device = torch.device("cuda", rank)
+    view0, view1 = FakeGPUs(2, start=10), FakeGPUs(2, start=20)  # what each process sees
+    view1.install(monkeypatch)
+    rank1_rng = t1._rank_rng()  # rank 1's part, gathered into rank 0's checkpoint
+    view0.install(monkeypatch)
+    monkeypatch.setattr(parallel, "gather", lambda obj: [obj, rank1_rng if "noise" in obj else obj])
+    state = t0.state_dict()
+    assert state["rng_ranks"][1]["cuda"].tolist() == [21] * 4  # rank 1's GPU as rank 1 saw it
+
+    view1 = FakeGPUs(2, start=50)  # rank 1 after a restart: its GPUs' states are new
+    view1.install(monkeypatch)
+    resumed.load_state_dict(state)
+    assert view1.states[1].tolist() == [21] * 4  # its own GPU, as it left it
+    assert view1.states[0].tolist() == [50] * 4  # rank 0's GPU: not this process's to set
+
+
+def test_each_rank_seeds_its_own_dropout_after_the_networks_are_shared(monkeypatch):
+    """Rank 0's global random stream (dropout) is a one-process run's; rank 1's differs, while
+    its networks are the same as rank 0's (built from the shared seed, then broadcast)."""
+    from gannotes import parallel
+    from gannotes.parallel import Distributed
+
+    def trainer_of_rank(rank):
+        if rank is None:
+            monkeypatch.setattr(parallel, "current", lambda: None)
+        else:
+            d = Distributed(rank=rank, world_size=2, local_rank=rank, backend="gloo")
+            monkeypatch.setattr(parallel, "current", lambda: d)
+        monkeypatch.setattr(parallel, "broadcast_networks", lambda nets: None)
+        t = Trainer(small_toy())
+        return t, torch.get_rng_state()
+
+    (one, one_rng), (r0, r0_rng), (r1, r1_rng) = map(trainer_of_rank, (None, 0, 1))
+    _, r1_again = trainer_of_rank(1)
+    assert torch.equal(r0_rng, one_rng)  # a one-process run's stream, unchanged
+    assert not torch.equal(r1_rng, r0_rng)  # rank 1 draws its own dropout
+    assert torch.equal(r1_rng, r1_again)  # from the seed and the rank: reproducible
+    for p, q in zip(params(r0.G), params(r1.G), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_a_refused_resume_leaves_the_trainer_as_it_was():
+    """Every check comes before the first weight is loaded: a checkpoint of two processes, or of
+    a different model, is refused and the Trainer keeps its own networks and optimizers."""
+    from gannotes.checkpoint import GannotesError
+
+    donor = Trainer(small_toy())
+    donor.run(steps=5, progress=False)
+    t = Trainer(small_toy(seed=1))
+    before = {k: v.clone() for k, v in t.G.state_dict().items()}
+    state = donor.state_dict()
+    with pytest.raises(GannotesError, match="trained with 2 process"):
+        t.load_state_dict({**state, "world_size": 2})
+    narrow = dict(hidden=16, depth=2, z_dim=4)
+    other = Trainer(default_config("mlp", "ring", model_config=narrow)).state_dict()
+    wrong_d = {**state, "networks": {**state["networks"], "D": other["networks"]["D"]}}
+    with pytest.raises(CheckpointError, match="network 'D'"):
+        t.load_state_dict(wrong_d)
+    for k, v in t.G.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert t.step == 0 and not t.optimizers["G"].state
