@@ -381,7 +381,11 @@ class ImagePool:
         return out
 
     def state_dict(self) -> dict:
-        return {"size": self.size, "images": self.images}
+        """The size and the stored fakes as a detached CPU copy: a checkpoint (and the gather
+        of every process's pool in a data-parallel run) holds them as they are now, on no
+        device, whatever the pool does next (a swap overwrites the live tensor in place)."""
+        images = None if self.images is None else self.images.detach().to("cpu", copy=True)
+        return {"size": self.size, "images": images}
 
     def load_state_dict(self, state: dict) -> None:
         self.size = int(state["size"])

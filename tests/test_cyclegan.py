@@ -86,6 +86,28 @@ def test_image_pool_follows_the_authors_rule():
         ImagePool(-1)
 
 
+def test_the_pools_state_is_a_cpu_copy_that_training_does_not_move(domains):
+    """The pool's state (checkpointed, and gathered from every process of a data-parallel run)
+    is a detached CPU copy: the stored fakes as they were when it was taken, whatever the pool
+    does next. It held the live tensor, which the next swap overwrote in place."""
+    gen = torch.Generator().manual_seed(0)
+    pool = ImagePool(2)
+    pool.query(torch.zeros(2, 1, 1, 1), gen)
+    state = pool.state_dict()
+    for k in range(20):  # a full pool swaps about half of the fresh fakes in
+        pool.query(torch.full((2, 1, 1, 1), k + 1.0), gen)
+    assert pool.images.abs().sum() > 0  # the pool moved on ...
+    assert torch.equal(state["images"], torch.zeros(2, 1, 1, 1))  # ... its saved state did not
+    assert state["images"].device.type == "cpu" and not state["images"].requires_grad
+    t = Trainer(default_config("cyclegan", "sneaker2boot", **SMALL), data=domains, device="cpu")
+    t.run(steps=2, progress=False)
+    saved = t.family.state_dict()
+    for name in ("A", "B"):
+        images = saved[f"pool_{name}"]["images"]
+        assert images.device.type == "cpu" and torch.equal(images, t.family.pools[name].images)
+        assert images.data_ptr() != t.family.pools[name].images.data_ptr()
+
+
 def _overlap_by_loops(size, kernel, stride, padding):
     out_size = (size - 1) * stride - 2 * padding + kernel + stride - 1
     count = np.zeros((out_size, out_size))
