@@ -229,6 +229,41 @@ def test_conditional_samples_come_in_the_classes_asked_for(labelled):
             t.family.sample_labelled(4, label=bad)
 
 
+def test_seeded_translation_leaves_every_random_state_as_it_was(pairs, monkeypatch):
+    """translate(seed=...) draws dropout from ``seed`` inside a fork of the random state of the
+    CPU and of the family's own GPU, and seeds nothing else: it called torch.manual_seed, which
+    also reseeds every GPU's generator, unforked (a CUDA run's dropout stream was clobbered).
+    Its dropout is the one torch.manual_seed(seed) gives (the oracle, run by hand)."""
+    t = Trainer(default_config("pix2pix", **SMALL_P2P), data=pairs, device="cpu")
+    x = pairs["edges"][:4]
+    seeded = []
+    for fn in ("manual_seed", "manual_seed_all"):
+        monkeypatch.setattr(torch.cuda, fn, lambda s, fn=fn: seeded.append(fn))
+    cpu_before = torch.get_rng_state()
+    out = t.family.translate(x, seed=3)
+    assert seeded == [] and torch.equal(torch.get_rng_state(), cpu_before)
+    monkeypatch.undo()
+    G = t.family.sampling_network
+    G.eval()
+    for m in G.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.train()
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(3)
+        torch.testing.assert_close(out, G(x))
+    G.train()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_seeded_translation_on_a_gpu_leaves_its_random_state(pairs):
+    t = Trainer(default_config("pix2pix", **SMALL_P2P), data=pairs, device="cuda")
+    x = pairs["edges"][:4]
+    before = torch.cuda.get_rng_state(t.device)
+    a = t.family.translate(x, seed=3)
+    assert torch.equal(torch.cuda.get_rng_state(t.device), before)
+    torch.testing.assert_close(a, t.family.translate(x, seed=3))
+
+
 def test_translate_is_per_row_deterministic_and_dropout_is_seeded(pairs):
     t = Trainer(default_config("pix2pix", **SMALL_P2P), data=pairs, device="cpu")
     t.run(steps=5, progress=False)

@@ -165,7 +165,9 @@ class Pix2Pix(Family):
 
         With ``seed=None`` dropout is off and the result deterministic (BatchNorm uses its
         running statistics, so no output depends on the others in the batch). With a seed,
-        dropout stays on, as in the paper's test time, drawn reproducibly from ``seed``.
+        dropout stays on, as in the paper's test time, drawn reproducibly from ``seed``: the
+        CPU's generator and the family's own GPU's are forked and seeded (no other), so the
+        caller's random streams, a training run's included, continue as if nothing was drawn.
         """
         if direction != "a2b":
             raise ValueError(f"pix2pix translates a2b (edges to garments) only, not {direction!r}")
@@ -178,9 +180,15 @@ class Pix2Pix(Family):
         for m in G.modules():
             if isinstance(m, torch.nn.Dropout):
                 m.train()
+        gpu = [self.device] if self.device.type in ("cuda", "mps") else []  # dropout's stream
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with torch.random.fork_rng(devices=gpu, device_type=self.device.type if gpu else None):
+                torch.default_generator.manual_seed(seed)  # not torch.manual_seed: every GPU
+                if self.device.type == "cuda":
+                    with torch.cuda.device(self.device):
+                        torch.cuda.manual_seed(seed)
+                elif self.device.type == "mps":
+                    torch.mps.manual_seed(seed)
                 out = [G(c.to(self.device)).float().cpu() for c in x.split(1000)]
         finally:
             G.train(was_training)
