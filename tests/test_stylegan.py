@@ -9,6 +9,7 @@ Jacobian are known, and the engine's exact-resume guarantee.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -290,6 +291,29 @@ def test_stylegan_trains_and_resumes_exactly(images, tmp_path):
     w_avg = straight.networks["G"].mapping.w_avg
     assert w_avg.abs().sum() > 0  # tracked during training
     torch.testing.assert_close(straight.networks["G_ema"].mapping.w_avg, w_avg)
+
+
+def test_w_avg_follows_the_main_batch_only(images):
+    """w_avg moves towards the main batch's mean w, not the style-mixing latent's or the
+    path-length batch's (StyleGAN2-ADA maps the mixing latent with skip_w_avg_update=True;
+    StyleGAN3's loss updates the average from one batch's mapping per step). The oracle: the
+    mapping before the step on the step's first noise draw, lerped by hand."""
+    cfg = default_config("stylegan", **SMALL, style_mixing=1.0, pl_weight=2.0, pl_every=1)
+    t = Trainer(cfg, data=images, device="cpu")
+    mapping = t.networks["G"].mapping
+    before, decay = mapping.w_avg.clone(), mapping.cfg.w_avg_decay
+    draws = torch.Generator()
+    draws.set_state(t.noise_gen.get_state())
+    z = t.family.latent(cfg.batch_size, draws)[0]  # the main batch's z: the step's first draw
+    with torch.no_grad():
+        w = copy.deepcopy(mapping).eval()(z)
+    assert "pl_penalty" in t.train_step()  # the step mapped a mixing and a path-length batch
+    torch.testing.assert_close(mapping.w_avg, w.mean(0).lerp(before, decay), rtol=0, atol=1e-7)
+    with torch.no_grad():  # a call asked not to update leaves it
+        after = mapping.w_avg.clone()
+        mapping(torch.randn(4, 16), update_w_avg=False)
+        t.networks["G"].ws(torch.randn(4, 16), update_w_avg=False)
+    assert torch.equal(mapping.w_avg, after)
 
 
 def test_lazy_r1_runs_every_nth_step_in_the_main_step_with_adams_settings_unchanged(

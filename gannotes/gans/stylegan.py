@@ -208,15 +208,18 @@ class StyleGAN(Family):
         return (z, *(torch.randn(n, *s, generator=generator) for s in shapes))
 
     # ------------------------------------------------------------------ training
-    def _mixed_ws(self, G: StyleGenerator, z: torch.Tensor, ctx: StepContext) -> torch.Tensor:
+    def _mixed_ws(
+        self, G: StyleGenerator, z: torch.Tensor, ctx: StepContext, update_w_avg: bool = True
+    ) -> torch.Tensor:
         """The batch's per-layer latents, mixed with a second latent with probability
-        ``style_mixing`` at a crossover drawn uniformly in [1, num_ws) (one per batch)."""
-        ws = G.ws(z)
+        ``style_mixing`` at a crossover drawn uniformly in [1, num_ws) (one per batch). Only
+        the batch's own mapping may move ``w_avg`` (``update_w_avg``), never the second's."""
+        ws = G.ws(z, update_w_avg=update_w_avg)
         p = self.config.style_mixing
         if p > 0 and float(torch.rand((), generator=ctx.trick_gen)) < p:
             cutoff = int(torch.randint(1, G.num_ws, (), generator=ctx.trick_gen))
             z2 = torch.randn(z.shape, generator=ctx.trick_gen).to(z.device)
-            ws = mix_ws(ws, G.ws(z2), cutoff)
+            ws = mix_ws(ws, G.ws(z2, update_w_avg=False), cutoff)
         # one memory layout either way (G.ws expands one w, mixing makes a new tensor): a
         # compiled synthesis network would otherwise recompile when the layout changes
         return ws.contiguous()
@@ -276,7 +279,7 @@ class StyleGAN(Family):
         cfg = self.config
         n = max(1, cfg.batch_size // 2)
         z, *noise = ctx.noise(n)
-        ws = self._mixed_ws(G, z, ctx)
+        ws = self._mixed_ws(G, z, ctx, update_w_avg=False)  # w_avg follows the main batch
         img = G.synthesis(ws, noise or None)  # [n, C, H, W]
         y = torch.randn(img.shape, generator=ctx.trick_gen).to(img.device)
         lengths = path_lengths(img, ws, y / math.sqrt(img.shape[2] * img.shape[3]), ctx.grad_scale)

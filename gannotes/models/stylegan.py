@@ -225,7 +225,9 @@ class EqualConv2d(nn.Module):
 class MappingNetwork(nn.Module):
     """z ``[N, z_dim]`` -> w ``[N, w_dim]``: normalise z, then an MLP of equalised layers with
     LeakyReLU, its learning rate times ``mapping_lr_mul``. In training mode each call moves the
-    buffer ``w_avg`` towards the batch's mean w (decay ``w_avg_decay``)."""
+    buffer ``w_avg`` towards the batch's mean w (decay ``w_avg_decay``), unless it is asked not
+    to (``update_w_avg=False``: a style-mixing latent, the path-length batch), so that the
+    average follows the main batch alone, as the authors' code does."""
 
     def __init__(self, cfg: StyleGANConfig):
         super().__init__()
@@ -237,12 +239,12 @@ class MappingNetwork(nn.Module):
         )
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, update_w_avg: bool = True) -> torch.Tensor:
         assert_shape(z, (None, self.cfg.z_dim), "z")
         x = normalize_2nd_moment(z)
         for layer in self.layers:
             x = _lrelu(layer(x))
-        if self.training:
+        if self.training and update_w_avg:
             self.w_avg.copy_(x.detach().float().mean(0).lerp(self.w_avg, self.cfg.w_avg_decay))
         return x  # [N, w_dim]
 
@@ -390,9 +392,10 @@ class StyleGenerator(nn.Module):
         """The truncation trick (StyleGAN Sec. 2.1): ``w_avg + psi (w - w_avg)``."""
         return self.mapping.w_avg.lerp(w, psi)
 
-    def ws(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-        """The per-layer latents ``[N, num_ws, w_dim]`` of z: its (truncated) w at every layer."""
-        w = self.mapping(z)
+    def ws(self, z: torch.Tensor, psi: float = 1.0, update_w_avg: bool = True) -> torch.Tensor:
+        """The per-layer latents ``[N, num_ws, w_dim]`` of z: its (truncated) w at every layer.
+        ``update_w_avg=False``: the mapping leaves ``w_avg`` where it is, even in training mode."""
+        w = self.mapping(z, update_w_avg=update_w_avg)
         if psi != 1:
             w = self.truncate(w, psi)
         return w[:, None].expand(-1, self.num_ws, -1)
