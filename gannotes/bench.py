@@ -15,8 +15,10 @@ Every number notebook 08 shows comes from here, measured on the learner's machin
   the optimizers) timed one by one;
 * :func:`data_loading`: batches per second from images already in memory (what the Trainer
   does) against a ``DataLoader`` with workers and pinned memory;
-* :class:`Readings`: the seed's "what to watch" table (utilisation, memory, time per epoch) as
-  live readings during training.
+* :func:`compared`: the word a measured ratio earns ("faster", "slower", "about the same"),
+  so that a verdict printed beside a measurement follows the number on every machine;
+* :class:`Readings`: what to watch while a run trains (utilisation, memory, time per epoch),
+  read live from a training callback.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "BenchConfig",
     "Readings",
     "bench",
+    "compared",
     "data_loading",
     "machine",
     "measure",
@@ -252,6 +255,22 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{r['images_per_s'] / base[key]:>6.2f}x"
         )
     return "\n".join(rows)
+
+
+def compared(ratio: float, above: str, below: str, same: str, tolerance: float = 0.1) -> str:
+    """The word a measured ratio earns: ``above`` when ``ratio > 1 + tolerance``, ``below``
+    when ``ratio < 1 / (1 + tolerance)``, ``same`` otherwise. Notebook 08 builds every
+    verdict it prints from it (``compared(bf16 / fp32, "faster", "slower", "about the same")``),
+    so that the words beside a number are the number's on every machine."""
+    if not (math.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"a ratio of two measurements must be positive and finite, got {ratio}")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if ratio > 1 + tolerance:
+        return above
+    if ratio < 1 / (1 + tolerance):
+        return below
+    return same
 
 
 # ----------------------------------------------------------------------------- a step's profile
@@ -472,10 +491,10 @@ def _proc_status_mb(key: str) -> float:
 
 
 class Readings:
-    """Live readings of what to watch while training (the seed's table): the CPU utilisation
-    of this process (CPU-seconds per wall second, in cores), its memory (RSS now and at
-    peak), the GPU's utilisation and memory when there is one, and the time an epoch takes
-    at the run's current speed. Call :meth:`read` with the trainer, e.g. from a callback."""
+    """Live readings of what to watch while training: the CPU utilisation of this process
+    (CPU-seconds per wall second, in cores), its memory (RSS now and at peak), the GPU's
+    utilisation and memory when there is one, and the time an epoch takes at the run's current
+    speed. Call :meth:`read` with the trainer, e.g. from a callback."""
 
     def __init__(self):
         self._wall, self._cpu = time.perf_counter(), time.process_time()

@@ -9,6 +9,7 @@ import torch
 from gannotes.bench import (
     BenchConfig,
     Readings,
+    compared,
     data_loading,
     machine,
     measure,
@@ -49,6 +50,23 @@ def test_table_lists_each_configuration_against_its_baseline():
     ]  # fmt: skip
     text = table(rows).splitlines()
     assert "1.00x" in text[2] and "0.10x" in text[3] and "error: boom" in text[4]
+
+
+def test_compared_gives_the_word_the_ratio_earns():
+    """The verdicts notebook 08 prints: above 1 + tolerance, below 1 / (1 + tolerance), the same
+    in between (both edges included in "the same"); a ratio that is not a measurement fails."""
+    words = ("faster", "slower", "about as fast")
+    cases = {13.15: "faster", 1.11: "faster", 1.1: "about as fast", 1.0: "about as fast",
+             1 / 1.1: "about as fast", 0.9: "slower", 0.0868: "slower"}  # fmt: skip
+    for ratio, want in cases.items():
+        assert compared(ratio, *words) == want, ratio
+    assert compared(1.2, *words, tolerance=0.25) == "about as fast"
+    assert compared(1.0, *words, tolerance=0) == "about as fast"
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="must be positive and finite"):
+            compared(bad, *words)
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        compared(1.0, *words, tolerance=-0.1)
 
 
 def test_profile_splits_a_step_into_forward_backward_and_optimizer():
