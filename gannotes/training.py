@@ -214,11 +214,19 @@ def generate(
 ) -> torch.Tensor:
     """``n`` samples from ``G`` in eval mode, noise from a generator seeded with ``seed``.
 
-    The noise is drawn on the CPU so that the same seed gives the same samples on any device.
-    Returns a CPU float32 tensor ``[n, *sample_shape]``.
+    ``G`` takes z ``[N, G.cfg.z_dim]`` alone (the classic family's generators); a generator that
+    needs more (labels, noise maps, an input image) is refused: ``load_family(path).sample(n,
+    seed)`` samples a run of any family. The noise is drawn on the CPU so that the same seed
+    gives the same samples on any device. Returns a CPU float32 tensor ``[n, *sample_shape]``.
     """
     if n < 1:
         raise ValueError(f"n must be a positive number of samples, got {n}")
+    needs = _needs_besides_z(G)
+    if needs:
+        raise ValueError(
+            f"generate(G, n) feeds G z alone, but a {type(G).__name__} needs {needs}: sample "
+            "its run with load_family(path).sample(n, seed) (or trainer.sample(n, seed))"
+        )
     z_dim = G.cfg.z_dim
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, z_dim, generator=gen)
@@ -229,6 +237,19 @@ def generate(
     finally:
         G.train(was_training)
     return torch.cat(out)
+
+
+def _needs_besides_z(G: nn.Module) -> str:
+    """What ``G`` needs besides z ``[N, G.cfg.z_dim]`` to make samples; "" when z alone."""
+    from .models import ConditionalGenerator, StyleGenerator
+
+    if isinstance(G, ConditionalGenerator):
+        return "labels"
+    if isinstance(G, StyleGenerator):
+        return "noise maps (and its family's truncation and mixing)"
+    if getattr(getattr(G, "cfg", None), "z_dim", None) is None:
+        return "an input (it has no cfg.z_dim: a translator takes images)"
+    return ""
 
 
 class _StopFlag:
@@ -1028,9 +1049,22 @@ def load_generator(
 ) -> tuple[nn.Module, TrainerConfig]:
     """The network to sample from in a checkpoint (run directory or .pt file), and the run's
     config. When the run kept an EMA of the generator (``ema > 0``), that average is returned:
-    it is the one to sample from."""
+    it is the one to sample from. For runs whose generator takes z alone (the classic family,
+    ready for :func:`generate`); any other run is refused in favour of
+    ``load_family(path).sample(n, seed)``, which samples every family."""
     family = load_family(path, device)
-    return family.sampling_network, family.config
+    G = family.sampling_network
+    needs = _needs_besides_z(G)
+    own_sampler = type(family).sample is not Family.sample or (
+        type(family).generate is not Family.generate
+    )
+    if needs or own_sampler:
+        needs = needs or "its family's own sampler"
+        raise GannotesError(
+            f"a {family.name} run's generator needs {needs}, not z alone: sample it with "
+            "load_family(path).sample(n, seed)"
+        )
+    return G, family.config
 
 
 def toy_run(

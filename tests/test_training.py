@@ -634,3 +634,59 @@ def test_a_refused_resume_leaves_the_trainer_as_it_was():
     for k, v in t.G.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert t.step == 0 and not t.optimizers["G"].state
+
+
+# ----------------------------------------------------------------------------- reading runs back
+
+
+def test_generate_and_load_generator_refuse_a_sampler_that_needs_more_than_z(tmp_path, images):
+    """generate(G, n) feeds G z alone: a class-conditional G (labels), StyleGAN's (noise maps)
+    and the translators (images, no z) are refused in one line that names what samples any
+    family, load_family(path).sample(n, seed); so is load_generator on such a run. A network
+    that takes z alone, any network with cfg.z_dim (benchmarks/tutorial_dcgan.py), still works."""
+    from types import SimpleNamespace
+
+    from gannotes.checkpoint import GannotesError
+    from gannotes.models import (
+        CGANConfig,
+        ConditionalGenerator,
+        CycleGANConfig,
+        Pix2PixConfig,
+        ResnetGenerator,
+        StyleGANConfig,
+        StyleGenerator,
+        UNetGenerator,
+    )
+    from gannotes.training import load_family
+
+    for G in (
+        ConditionalGenerator(CGANConfig()),
+        StyleGenerator(StyleGANConfig(width=8, z_dim=16, w_dim=16)),
+        UNetGenerator(Pix2PixConfig()),
+        ResnetGenerator(CycleGANConfig()),
+    ):
+        with pytest.raises(ValueError, match=r"load_family\(path\)\.sample\(n, seed\)") as err:
+            generate(G, 4)
+        assert "\n" not in str(err.value)
+
+    class ZOnly(torch.nn.Module):  # a network of its own, as the benchmarks write them
+        def __init__(self):
+            super().__init__()
+            self.cfg = SimpleNamespace(z_dim=3)
+            self.net = torch.nn.Linear(3, 2)
+
+        def forward(self, z):
+            return self.net(z)
+
+    g = ZOnly()
+    with torch.no_grad():
+        expected = g(torch.randn(5, 3, generator=torch.Generator().manual_seed(2)))
+    torch.testing.assert_close(generate(g, 5, seed=2), expected)
+
+    cfg = default_config("stylegan", model_config=dict(width=8, d_width=8), batch_size=8)
+    Trainer(cfg, tmp_path / "style", data=images, device="cpu").save()
+    with pytest.raises(
+        GannotesError, match=r"stylegan run.*load_family\(path\)\.sample\(n, seed\)"
+    ):
+        load_generator(tmp_path / "style")
+    assert load_family(tmp_path / "style").sample(3, seed=0).shape == (3, 1, 28, 28)
