@@ -294,6 +294,27 @@ class StepOptions:
     clip: float = 0.0  # WGAN's weight clipping of D to [-clip, clip] after each update; 0 = off
     train_g: bool = True  # False while pre-training D: G's loss is reported, G does not move
     generator: torch.Generator | None = None  # randomness of noise, augmentation, label flips
+    # AC-GAN (Odena et al. 2017): D's class logits scored by this loss (logits, labels), with
+    # this weight, in both players' losses; on fakes in D's loss too when class_fakes
+    class_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    class_weight: float = 1.0
+    class_fakes: bool = False
+
+
+def _parts(x: Any) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """A batch or a latent input split into its first tensor (images, or z) and the conditions
+    that come with it (labels): ``x`` alone has none, ``(x, y)`` has ``(y,)``."""
+    if isinstance(x, tuple | list):
+        return x[0], tuple(x[1:])
+    return x, ()
+
+
+def _judge(D: nn.Module, x: torch.Tensor, cond: tuple[torch.Tensor, ...]):
+    """D's scores of ``x`` given its conditions, and a class-conditional D's class logits
+    (``D.scores``; AC-GAN's, else None)."""
+    if cond and hasattr(D, "scores"):
+        return D.scores(x, *cond)
+    return D(x, *cond), None
 
 
 def d_view(x: torch.Tensor, opts: StepOptions) -> torch.Tensor:
@@ -321,6 +342,12 @@ def adversarial_step(
 ) -> dict[str, torch.Tensor]:
     """One step of Algorithm 1: k = len(real_batches) updates of D, then one update of G.
 
+    Conditioning is an input, not a second copy of this step: a real batch may be a tensor of
+    images or a tuple (images, labels), and ``noise(n)`` z or (z, labels); the labels are
+    passed to G and D (``G(z, y)``, ``D(x, y)``, and ``D.scores`` for a D with a class head),
+    so the class-conditional family (gannotes.gans.conditional) trains with this step too.
+    ``options.class_loss`` adds AC-GAN's class terms.
+
     Each D update sees a fresh real batch and fresh samples G(z) that are *detached*, so no
     gradient reaches G. The G update runs through D with D's parameters frozen
     (``with frozen(D)``): the generator's loss must move G only, never D. ``loss`` names
@@ -342,17 +369,21 @@ def adversarial_step(
         raise ValueError("adversarial_step needs at least one real batch (k >= 1)")
     params_d, params_g = list(D.parameters()), list(G.parameters())
     penalties: dict[str, torch.Tensor] = {}
-    for real in real_batches:
-        z = noise(real.shape[0])
+    stats: dict[str, torch.Tensor] = {}
+    for batch in real_batches:
+        real, cond = _parts(batch)  # images [N, ...] and, conditioned, their labels [N]
+        if cond and opts.pack > 1:
+            raise ValueError("pack mixes the samples D judges: it does not apply with labels")
+        z, fake_cond = _parts(noise(real.shape[0]))  # z [N, z_dim] and, conditioned, labels
         with ctx.autocast():
-            fake = G(z).detach()  # D's update must not reach G
+            fake = G(z, *fake_cond).detach()  # D's update must not reach G
         if opts.r1:
             real = real.detach().requires_grad_(True)
         with ctx.autocast():
             real_view = d_view(real, opts)
-            real_scores = D(real_view)
+            real_scores, real_logits = _judge(D, real_view, cond)
             fake_view = d_view(fake, opts)
-            fake_scores = D(fake_view)
+            fake_scores, fake_logits = _judge(D, fake_view, fake_cond)
             if obj.logits and (opts.real_target != 1 or opts.label_noise):
                 real_t = smooth_targets(len(real_scores), 1 - opts.real_target)
                 fake_t = torch.zeros(len(fake_scores))
@@ -361,12 +392,20 @@ def adversarial_step(
                 loss_d = d_loss_with_targets(real_scores, fake_scores, real_t, fake_t)
             else:
                 loss_d = obj.d_loss(real_scores, fake_scores)
+            if opts.class_loss is not None and real_logits is not None:
+                loss_c = opts.class_loss(real_logits, cond[0])
+                if opts.class_fakes:  # AC-GAN's paper: D learns the class of fakes too
+                    loss_c = loss_c + opts.class_loss(fake_logits, fake_cond[0])
+                loss_d = loss_d + opts.class_weight * loss_c
+                stats["class_acc_real"] = (real_logits.argmax(1) == cond[0]).float().mean()
             if opts.r1:
                 penalties["r1"] = r1_penalty(real_scores, real, opts.r1, ctx.grad_scale)
                 loss_d = loss_d + penalties["r1"]
             if opts.gp:
+                # interpolates between real and fake images, judged with the real labels
+                critic = (lambda x, cond=cond: D(x, *cond)) if cond else D
                 penalties["gp"] = gradient_penalty(
-                    D,
+                    critic,
                     real_view,
                     fake_view,
                     opts.gp,
@@ -379,15 +418,19 @@ def adversarial_step(
             clip_weights_(D, opts.clip)
 
     with frozen(D):  # G's loss must move G only
-        z = noise(real_batches[-1].shape[0])
+        z, fake_cond = _parts(noise(_parts(real_batches[-1])[0].shape[0]))
         with torch.set_grad_enabled(opts.train_g), ctx.autocast():
-            loss_g = obj.g_loss(top_k_scores(D(d_view(G(z), opts)), opts.top_k))
+            scores, logits = _judge(D, d_view(G(z, *fake_cond), opts), fake_cond)
+            loss_g = obj.g_loss(top_k_scores(scores, opts.top_k))
+            if opts.class_loss is not None and logits is not None:
+                loss_g = loss_g + opts.class_weight * opts.class_loss(logits, fake_cond[0])
+                stats["class_acc_fake"] = (logits.argmax(1) == fake_cond[0]).float().mean()
         grad_norm_g = torch.zeros((), device=loss_g.device)
         if opts.train_g:
             grad_norm_g = ctx.optimizer_step(opt_g, loss_g, params_g, opts.grad_clip)
 
     real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
-    stats = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
+    stats = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats}
     if obj.logits:
         stats["d_real"] = torch.sigmoid(real_scores).mean()
         stats["d_fake"] = torch.sigmoid(fake_scores).mean()
@@ -397,7 +440,7 @@ def adversarial_step(
     stats["grad_norm_d"] = grad_norm_d
     stats["grad_norm_g"] = grad_norm_g
     stats.update({k: v.detach() for k, v in penalties.items()})
-    return stats
+    return {k: v.detach() for k, v in stats.items()}
 
 
 class Classic(Family):

@@ -35,10 +35,10 @@ from ..losses import (
     ac_class_loss,
     ac_class_loss_double_softmax,
     check_unconstrained,
-    objective,
 )
 from ..models import D_CONDS, config_for
-from .family import Family, StepContext, frozen
+from .classic import StepOptions, adversarial_step
+from .family import Family, StepContext
 
 __all__ = ["CLASS_LOSSES", "Conditional", "ConditionalConfig"]
 
@@ -118,47 +118,17 @@ class Conditional(Family):
 
     # ------------------------------------------------------------------ training
     def step(self, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: StepContext):
+        """The classic step (gannotes.gans.classic.adversarial_step) with the labels as an
+        input: real batches are (images ``[N, 1, 28, 28]``, labels ``[N]``), the noise is
+        (z, labels drawn uniformly), and AC-GAN adds its class loss to both players'."""
+        cfg = self.config
+        opts = StepOptions(generator=ctx.trick_gen)
+        if cfg.d_cond == "acgan":
+            opts.class_loss = CLASS_LOSSES[cfg.class_loss]
+            opts.class_weight, opts.class_fakes = cfg.class_weight, cfg.class_fakes
         G, D = self.networks["G"], self.networks["D"]
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
-        cfg = self.config
-        obj = objective(cfg.loss)
-        class_loss = CLASS_LOSSES[cfg.class_loss]
-        acgan = cfg.d_cond == "acgan"
-        stats: dict[str, torch.Tensor] = {}
-
-        for real, labels in batches:  # [N, 1, 28, 28], [N]
-            z, fake_labels = ctx.noise(real.shape[0])
-            with ctx.autocast():
-                fake = G(z, fake_labels).detach()  # D's update must not reach G
-                real_scores, real_logits = D.scores(real, labels)
-                fake_scores, fake_logits = D.scores(fake, fake_labels)
-                loss_d = obj.d_loss(real_scores, fake_scores)
-                if acgan:
-                    loss_c = class_loss(real_logits, labels)
-                    if cfg.class_fakes:  # the paper: D maximises L_C on fakes too
-                        loss_c = loss_c + class_loss(fake_logits, fake_labels)
-                    loss_d = loss_d + cfg.class_weight * loss_c
-                    stats["class_acc_real"] = (real_logits.argmax(1) == labels).float().mean()
-            stats["grad_norm_d"] = ctx.optimizer_step(opt_d, loss_d)
-
-        with frozen(D):  # G's loss must move G only
-            z, fake_labels = ctx.noise(batches[-1][0].shape[0])
-            with ctx.autocast():
-                scores, logits = D.scores(G(z, fake_labels), fake_labels)
-                loss_g = obj.g_loss(scores)
-                if acgan:
-                    loss_g = loss_g + cfg.class_weight * class_loss(logits, fake_labels)
-                    stats["class_acc_fake"] = (logits.argmax(1) == fake_labels).float().mean()
-            stats["grad_norm_g"] = ctx.optimizer_step(opt_g, loss_g)
-
-        stats = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats}
-        real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
-        if obj.logits:
-            stats["d_real"] = torch.sigmoid(real_scores).mean()
-            stats["d_fake"] = torch.sigmoid(fake_scores).mean()
-        else:
-            stats["score_real"], stats["score_fake"] = real_scores.mean(), fake_scores.mean()
-        return {k: v.detach() for k, v in stats.items()}
+        return adversarial_step(G, D, opt_g, opt_d, batches, ctx.noise, cfg.loss, opts, ctx)
 
     # ------------------------------------------------------------------ sampling
     def latent(self, n: int, generator: torch.Generator | None = None):
