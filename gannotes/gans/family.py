@@ -10,7 +10,10 @@ the EMA of networks. A *family* owns what one step means. It
   (:meth:`Family.batches_per_step`);
 * defines :meth:`Family.step` ``(batches, ctx) -> dict of tensors``: one update of every player,
   reading like the paper's algorithm, returning detached scalar tensors (losses, scores, norms)
-  that the Trainer logs without synchronising with the device at every step;
+  that the Trainer logs without synchronising with the device at every step. A step says what
+  the losses are; it updates a player with one call, ``ctx.optimizer_step(opt, loss)`` (zero
+  grad, scaled backward, averaging across processes, unscale, clip, step, scaler update), and
+  freezes the other with ``with frozen(D):``;
 * says how it samples: :meth:`Family.latent` draws the inputs (noise, and labels where it has
   them) and :meth:`Family.generate` runs the sampling network on them;
 * keeps any state of its own that must be checkpointed (:meth:`Family.state_dict`).
