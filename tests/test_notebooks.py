@@ -1314,77 +1314,146 @@ def test_benchmarks_readme_stylegan_prose_matches_the_screen():
 # ----------------------------------------------------------------------------- notebook 08
 
 
+def _positive(*values: float) -> bool:
+    return all(math.isfinite(v) and v > 0 for v in values)
+
+
+PHASES_08 = [
+    "G forward (D's batch)", "D forward (real + fake)", "D backward", "D optimizer step",
+    "G forward + D forward (G's loss)", "G backward (through D)", "G optimizer step",
+]  # fmt: skip
+
+
 def _check_08(r: dict) -> None:
-    """Notebook 08's numbers (default parameters, 1 thread; measured values in comments). Speeds
-    depend on the machine; what is gated is what the prose concludes from them."""
+    """Notebook 08's record (default parameters, 1 thread). Its timings, shares, speed ratios
+    and the step counts of its timed runs move with the machine and with whatever else runs on
+    it, so none of them is gated. What is gated cannot be moved by load: every verdict the
+    notebook printed is the one its own recorded numbers give (words chosen by
+    ``gannotes.bench.compared``, which tests/test_bench.py checks on hand-made ratios), the
+    numbers are positive and finite, recorded files are quoted exactly, and fixed-step runs
+    compute what they must (the payback formula, the scaler's skips, the data-parallel
+    gradients)."""
+    from gannotes.bench import compared
+
     _exercises(r, {"payback": "exercise_payback_ok", "unscale": "exercise_unscale_ok"})
-    # "convolutions dominate"; "D's backward pass takes about twice as long as its forward
-    # pass on the same two batches"; "over the whole step the backward share is nowhere near
-    # twice the forward one"; "the optimizer is a few percent"; "the two updates cost about the
-    # same". The D ratio is a ratio of medians (phase_times), steady under load: 1.84-1.97
-    # measured with three busy processes on the two cores. The profile's convolution totals
-    # are not: 3 steps, one pause of the process moves them (backward / forward measured
-    # 0.85-1.39), so the prose draws nothing from them.
-    split = r["profile_split"]
-    assert split["backward"] > 0.3 and split["forward"] > 0.3 and split["optimizer"] < 0.1
-    assert split["backward"] < 1.5 * split["forward"]  # 0.42 against 0.55
-    assert r["conv_share"] > 0.5  # 0.74
-    assert 1.4 < r["d_backward_over_forward"] < 3  # 1.9
-    assert "convolution" in r["top_op"]  # aten::convolution_backward, 38%
-    assert 0.35 < r["d_update_share"] < 0.7  # 0.57
-    if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
-        assert r["dcgan_bf16_speedup"] < 0.5  # 0.06: bf16 slower without bf16 instructions
-    # batch size: "on a CPU ... at most a little more" images per second from a bigger batch
-    # (measured 1.16x idle; 1.35x from single timings with two busy processes, so the notebook
-    # keeps the faster of two); "batch 32 ... reached a lower FID than batch 64 or 128" (the
-    # recorded screen, quoted from its file)
+    v = r["verdicts"]
+    # 2. The profile and the phases: the printed verdicts follow the recorded numbers.
+    split, phases = r["profile_split"], r["phases_ms"]
+    assert set(split) == {"forward", "backward", "optimizer"}
+    assert math.isclose(sum(split.values()), 1.0, abs_tol=1e-3) and min(split.values()) >= 0
+    assert list(phases) == PHASES_08 and _positive(*phases.values())
+    d_ratio = phases["D backward"] / phases["D forward (real + fake)"]
+    assert math.isclose(r["d_backward_over_forward"], d_ratio)
+    word = compared(d_ratio, "longer", "shorter", "about as long")
+    assert f"{d_ratio:.2f}x its forward pass on the same two batches ({word})" in v["d_backward"]
+    step_ratio = split["backward"] / split["forward"]
+    assert math.isclose(r["step_backward_over_forward"], step_ratio)
+    word = compared(step_ratio / d_ratio, "above", "below", "close to")
+    assert v["step_backward"].endswith(f"a ratio of {step_ratio:.2f}, {word} D's own {d_ratio:.2f}")
+    share = r["conv_share"]
+    assert 0 < share <= 1
+    assert v["convolutions"].startswith(f"convolutions: {share:.0%} of the step's operator time (")
+    assert ("(more than half;" in v["convolutions"]) == (share > 0.5)
+    top = "a convolution" if "conv" in r["top_op"] else "not a convolution"
+    assert v["convolutions"].endswith(f"the largest operator is {top}")
+    assert v["optimizer"].endswith(f"{split['optimizer']:.0%} of operator time")
+    d = r["d_update_share"]
+    assert 0 < d < 1
+    word = compared(d / (1 - d), "D costs more", "G costs more", "about the same")
+    assert v["updates"].endswith(f"{d:.0%} of the step; G's update: {1 - d:.0%} ({word})")
+    # 3. Each optimisation: bf16, channels-last, threads, compile, batch size.
+    bench = r["bench"]
+    assert len(bench) == 8 and _positive(*bench.values())
+    bf16 = bench["dcgan bf16"] / bench["dcgan fp32"]
+    assert math.isclose(r["dcgan_bf16_speedup"], bf16)
+    native = "yes" if r["machine"]["cpu_bf16_native"] else "no"
+    assert v["bf16"] == (
+        f"bf16 ran the DCGAN at {bf16:.2f}x fp32's speed here: "
+        f"{compared(bf16, 'faster', 'slower', 'about as fast')} (native bf16 on this CPU: {native})"
+    )
+    cl = bench["dcgan fp32 channels_last"] / bench["dcgan fp32"]
+    assert v["channels_last"].endswith(
+        f"{cl:.2f}x the usual layout's speed: {compared(cl, 'faster', 'slower', 'about as fast')}"
+    )
+    threads = {int(k): x for k, x in r["threads_images_per_s"].items()}
+    assert 1 in threads and _positive(*threads.values())
+    best = max(threads, key=threads.get)
+    assert v["threads"].startswith(f"{best} thread(s) was fastest on this machine right now")
+    assert ("ran slower" in v["threads"]) == (best < max(threads))
+    # the payback printed is the formula's on the recorded figures, which are quoted exactly
+    c = r["recorded_compile"]
+    rec = {x["label"]: x for x in _results("bench_cpu.json")["results"]}
+    eager, comp = rec["dcgan fp32"], rec["dcgan fp32 compile"]
+    assert c == {"compile_s": comp["first_step_s"] - eager["first_step_s"],
+                 "eager_ms": eager["step_ms"], "compiled_ms": comp["step_ms"]}  # fmt: skip
+    saved = (c["eager_ms"] - c["compiled_ms"]) / 1000
+    want = c["compile_s"] / saved if saved > 0 else math.inf
+    assert r["compile_payback_steps"] == want
+    change = c["compiled_ms"] / c["eager_ms"] - 1
+    spread = abs(r["recorded_repeat_ms"][0] / r["recorded_repeat_ms"][1] - 1)
+    assert v["compile"].startswith(f"recorded: the compiled step is {change:+.0%}")
+    assert ("within that spread" in v["compile"]) == (abs(change) <= spread)
+    # batch size: the live verdict follows the live numbers; the recorded screen is quoted
     b = r["batch_images_per_s"]
-    if not r["gpu"]:
-        assert max(b["64"], b["256"]) < 1.6 * b["32"]  # recorded, 1 thread: 600, 551, 494
+    assert sorted(b, key=int) == ["32", "64", "256"] and _positive(*b.values())
+    more = r["batch_256_over_32"]
+    assert math.isclose(more["images_per_s"], b["256"] / b["32"]) and _positive(*more.values())
+    for key, unit in (("images_per_s", "images"), ("steps_per_s", "updates")):
+        word = compared(more[key], "more", "fewer", "about as many")
+        assert f"{more[key]:.2f}x the {unit} per second ({word})" in v["batch"], key
     first = {}
     for entry in _results("sweep.json"):
         first.setdefault(entry["name"], entry)
     fid = r["recorded_batch_fid_30s"]
     assert fid == {"32": first["b32"]["eval"]["fid"], "64": first["default"]["eval"]["fid"],
                    "128": first["b128"]["eval"]["fid"]}  # fmt: skip
-    assert fid["32"] < fid["64"] < fid["128"]  # 363, 443, 519
-    # the payback printed is the formula's on the recorded figures
-    c = r["recorded_compile"]
-    saved = (c["eager_ms"] - c["compiled_ms"]) / 1000
-    want = c["compile_s"] / saved if saved > 0 else math.inf
-    assert r["compile_payback_steps"] == want
-    # data: "indexing a tensor is faster than any loader (at least 1.5x ...), and much faster
-    # than the step needs" (best of 3 timings each: 2.3-3.0x the fastest loader idle, 3.4-10.8x
-    # with three busy processes on the two cores)
+    assert fid["32"] < fid["64"] < fid["128"]  # recorded: 363, 443, 519 ("batch 32 ... lowest")
+    # 4. Data: the printed verdicts follow the rows shown
     loaders = r["data_loading"]
-    assert r["in_memory_fastest"] is True
-    assert loaders[0]["batches_per_s"] > 1.5 * max(x["batches_per_s"] for x in loaders[1:])
-    assert loaders[0]["batches_per_s"] > 3 * r["bench"]["dcgan fp32"] / 32
-    # precision: in the same time bf16 managed far fewer steps where the CPU lacks bf16
-    # instructions (the reference machine), and more where it has them (AVX512-BF16: measured
-    # 616 bf16 steps against 433 fp32, as the bench's verdict said, 1.2x); the recorded pair
-    # is quoted
+    assert [x["loader"] for x in loaders] == ["in memory (index a tensor)"] + [
+        "DataLoader(TensorDataset)", "DataLoader(decode + flip per item)"] * 2  # fmt: skip
+    assert _positive(*(x["batches_per_s"] for x in loaders), r["step_batches_per_s"])
+    need = r["step_batches_per_s"]
+    assert math.isclose(need, bench["dcgan fp32"] / 32)
+    fastest_loader = max(x["batches_per_s"] for x in loaders[1:])
+    ratio = loaders[0]["batches_per_s"] / fastest_loader
+    word = compared(ratio, "faster", "slower", "about as fast")
+    assert v["in_memory"].startswith(
+        f"indexing a tensor gave {ratio:.1f}x the fastest DataLoader's batches/s ({word}) and "
+        f"{loaders[0]['batches_per_s'] / need:.1f}x what the step needs"
+    )
+    slowest = min(x["batches_per_s"] for x in loaders)
+    assert ("every way here feeds the step faster" in v["loaders"]) == (slowest > need)
+    # 5. Precision and quality: the timed runs' step counts are not gated, only the verdicts
+    # printed from them; fp32's rerun is a fixed-step run of exactly bf16's steps
     live = r["precision_live"]
-    # The live runs are 15 s each, one after the other: only a clear verdict is gated (1.2x
-    # is within what other work on the machine changes between the two windows).
-    if not r["machine"]["cpu_bf16_native"] and not r["gpu"]:
-        assert live["fp32"]["steps"] > 3 * live["bf16"]["steps"]
-    elif r["dcgan_bf16_speedup"] > 1.5:
-        assert live["bf16"]["steps"] > live["fp32"]["steps"]
+    assert list(live) == ["fp32", "bf16", "fp32, bf16's steps"]
     assert live["fp32, bf16's steps"]["steps"] == live["bf16"]["steps"]
-    # "at the same number of steps fp32 and bf16 reach the same FID (the live run's last two rows"
-    a, b = live["fp32, bf16's steps"]["fid"], live["bf16"]["fid"]
-    assert abs(a - b) < 0.1 * a  # 805.4, 804.6
-    assert r["recorded_amp"] == {k: v["fid"] for k, v in _results("amp.json")["runs"].items()}
-    # the scaler: the first steps overflow at 2^24 and are skipped, then steps go through
+    assert all(x["steps"] >= 1 and _positive(x["fid"]) for x in live.values())
+    steps = live["bf16"]["steps"] / live["fp32"]["steps"]
+    word = compared(steps, "more steps", "fewer steps", "about as many steps")
+    assert v["live_speed"].endswith(f"{steps:.2f}x, {word}")
+    a, b16 = live["fp32, bf16's steps"]["fid"], live["bf16"]["fid"]
+    word = compared(b16 / a, "bf16's is higher (worse)", "bf16's is lower (better)",
+                    "within 10% of each other")  # fmt: skip
+    assert v["live_quality"].endswith(f"FID {a:.1f} in fp32, {b16:.1f} in bf16: {word}")
+    assert r["recorded_amp"] == {k: x["fid"] for k, x in _results("amp.json")["runs"].items()}
+    # the scaler (16 fixed steps on seeded data): the first steps overflow at 2^24 and are
+    # skipped, the scale halves, then steps go through and G's weights move
     scales = r["fp16_scales"]
-    assert scales[0] < 2.0**24 and r["fp16_skipped"] >= 1 and scales[-1] == scales[-2]
-    # data-parallel: the gradients equal one process's with the doubled batch and DDP's
+    assert len(scales) == r["fp16_steps"] and scales[0] < 2.0**24
+    assert scales == sorted(scales, reverse=True)  # halved, never grown (it grows after 2,000)
+    assert 1 <= r["fp16_skipped"] < r["fp16_steps"] and r["fp16_g_moved"] is True
+    # 6. Data-parallel: the gradients equal one process's with the doubled batch and DDP's
     assert r["ddp_grad_error_one_process"] < 1e-6 and r["ddp_grad_error_ddp"] < 1e-6
-    d = r["ddp"]
-    assert d["returncode"] == 0 and d["checkpoint"] and d["samples_shape"] == [8, 1, 28, 28]
-    assert 0 < d["scaling"] < 2.5
-    assert r["readings"]["peak_rss_mb"] < 1500
+    ddp = r["ddp"]
+    assert ddp["returncode"] == 0 and ddp["checkpoint"] and ddp["samples_shape"] == [8, 1, 28, 28]
+    assert _positive(ddp["images_per_s_2proc"], ddp["images_per_s_1proc"])
+    scaling = ddp["images_per_s_2proc"] / ddp["images_per_s_1proc"]
+    assert math.isclose(ddp["scaling"], scaling)
+    word = compared(scaling / 2, "above", "below", "close to")
+    assert v["ddp"].endswith(f"scaling {scaling:.2f}x, {word} the ideal 2x")
+    assert r["readings"]["peak_rss_mb"] < 1500  # memory, not time
     if not r["gpu"]:
         assert "gpu_bench" not in r
 
@@ -1393,9 +1462,10 @@ CHECKS["08_hardware_and_amp"] = _check_08
 
 
 def test_the_recorded_precision_acceptance_run():
-    """Issue 12's acceptance as recorded by benchmarks/amp_acceptance.py: fp32 passes notebook
-    01's gate in 3 minutes; bf16 on this CPU does not, and at bf16's step count fp32 scores the
-    same (so bf16 costs speed, not quality)."""
+    """Issue 12's acceptance as recorded by benchmarks/amp_acceptance.py (a recorded file, not
+    a live timing): fp32 passed notebook 01's gate in 3 minutes; bf16 on the recording CPU,
+    which has no bf16 instructions, did not, and at bf16's step count fp32 scored the same (so
+    bf16 cost speed there, not quality)."""
     r = _results("amp.json")
     runs = r["runs"]
     assert r["minutes"] == 3 and not r["machine"]["cpu_bf16_native"]
@@ -1426,9 +1496,17 @@ def test_08_and_the_readmes_quote_the_recorded_hardware_figures():
     )
     for text in quoted:
         assert text in nb, text
+    # each recorded figure is labelled with the machine and the command that made it
+    m = amp["machine"]
+    assert not m["cpu_bf16_native"] and amp["minutes"] == 3
+    where = f"a {m['cores']}-core {m['cpu']} without bf16 instructions"
+    command = "python benchmarks/amp_acceptance.py --minutes 3"
+    assert nb.count(where) >= 2 and nb.count(command) >= 2
+    assert "recorded, not measured here" in nb.lower()
     for readme in ("README.md", "benchmarks/README.md"):
         text = " ".join((ROOT / readme).read_text().split())
         assert f"about {amp['bf16_slowdown']:.1f}x slower" in text, readme
+        assert "amp_acceptance.py --minutes 3" in text, readme
     bench = _results("bench_cpu.json")["results"] + _results("bench_cpu_stylegan.json")["results"]
     text = (ROOT / "benchmarks/README.md").read_text()
     for x in bench:
@@ -1451,6 +1529,27 @@ def test_08_and_the_readmes_quote_the_recorded_hardware_figures():
     assert abs(rec["dcgan fp32 channels_last"]["step_ms"] / eager["step_ms"] - 1) <= spread
     assert "effect on the fp32 DCGAN was within the timing noise" in nb
     assert rec["stylegan fp32 compile"]["compiled"] == ["G"]
+    # "every bf16 and fp16 configuration is 3.8-13.2x slower than the same GAN's eager fp32 step"
+    slower = [x["step_ms"] / rec[f"{x['model']} fp32"]["step_ms"] for x in bench
+              if x["precision"] != "fp32"]  # fmt: skip
+    assert f"is {min(slower):.1f}-{max(slower):.1f}x slower than the same GAN's eager" in " ".join(
+        text.split()
+    )
+
+
+def test_08_states_no_speed_it_did_not_measure():
+    """Notebook 08's prose (its markdown) states no speed-up nobody measured: every "Nx" in it
+    is a recorded figure (bf16's slowdown) or the ideal 2x of two processes and the goal "at
+    least 2x" (the live verdicts are printed by the cells that measure them). And it names its
+    sources by name."""
+    amp = _results("amp.json")
+    cells = _load(NOTEBOOK_DIR / "08_hardware_and_amp.ipynb")["cells"]
+    prose = " ".join(_source(c) for c in cells if c["cell_type"] == "markdown")
+    factors = set(re.findall(r"(\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)?)x\b", prose))
+    assert factors <= {f"{amp['bf16_slowdown']:.1f}", "2"}, factors
+    assert "StyleGAN2-ADA wraps its networks in DDP" in " ".join(prose.split())
+    for text in (prose, (ROOT / "gannotes/bench.py").read_text()):
+        assert not re.search(r"\bseed (course|material)|\bthe seed's", text, re.I)
 
 
 # ----------------------------------------------------------------------------- notebook 09
