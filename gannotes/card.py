@@ -10,8 +10,8 @@ Markdown, and fills every number by measuring the run when the card is written:
 * **Training data**: the data set, its source on this machine, its licence and citation, how many
   images the run used.
 * **Measured quality**: :func:`gannotes.evaluation.evaluate_images` of ``n`` samples (FID, KID,
-  precision, recall, classes covered) beside the course's quality gate where the model has one;
-  for the 2-D toy sets, the modes covered and the high-quality fraction.
+  precision, density, recall, coverage, classes covered) beside the course's quality gate where
+  the model has one; for the 2-D toy sets, the modes covered and the high-quality fraction.
 * **Memorisation audit**: :func:`gannotes.privacy.memorisation_audit`, each sample's distance to
   its nearest training image against held-out images' (a copy is flagged).
 * **Intended use, limitations, watermark status**: the watermark is measured too (marked and
@@ -141,7 +141,9 @@ def _quality(family, n: int) -> tuple[str, torch.Tensor | None]:
         ("FID (course feature network; lower is better)", f"{r['fid']:.1f}"),
         ("KID", f"{r['kid']:.4f} +- {r['kid_std']:.4f}"),
         ("Precision (fidelity)", f"{r['precision']:.3f}"),
+        ("Density (fidelity, not fooled by outliers)", f"{r['density']:.3f}"),
         ("Recall (diversity)", f"{r['recall']:.3f}"),
+        ("Coverage (diversity, not fooled by outliers)", f"{r['coverage']:.3f}"),
         ("Classes covered (>= 2% of samples)", f"{r['classes_covered']} of 10"),
         ("Samples per class", " ".join(map(str, r["class_histogram"]))),
     ]
@@ -152,7 +154,11 @@ def _quality(family, n: int) -> tuple[str, torch.Tensor | None]:
         rows.append((f"The course's {cfg.model} quality gate", verdict))
     text = (
         f"{how} The features are the course's Fashion-MNIST network (gannotes.features), not "
-        "Inception: the numbers compare runs of this course, not papers.\n\n" + _table(rows)
+        "Inception: the numbers compare runs of this course, not papers. Read them together: "
+        "precision and density ask whether the samples land among real images, recall and "
+        "coverage whether they reach all of them, and FID compares the two sets' feature "
+        "statistics (mean and covariance), so it rises with either failure (notebook 07)."
+        "\n\n" + _table(rows)
     )
     return text, images
 

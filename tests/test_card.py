@@ -73,6 +73,8 @@ def test_card_has_every_section_and_the_measured_numbers(run, tmp_path, capsys):
     assert f"| FID (course feature network; lower is better) | {r['fid']:.1f} |" in card
     assert f"| Precision (fidelity) | {r['precision']:.3f} |" in card
     assert f"| Recall (diversity) | {r['recall']:.3f} |" in card
+    assert f"| Density (fidelity, not fooled by outliers) | {r['density']:.3f} |" in card
+    assert f"| Coverage (diversity, not fooled by outliers) | {r['coverage']:.3f} |" in card
     assert f"| Classes covered (>= 2% of samples) | {r['classes_covered']} of 10 |" in card
     assert "quality gate | fails" in card  # 30 steps: far from the gate, and the card says so
     heldout = torch.as_tensor(load_fashion_mnist("test", subset=True).images)

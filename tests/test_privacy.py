@@ -21,6 +21,7 @@ from torch import nn
 
 from gannotes.privacy import (
     ATTACKS,
+    auc_standard_error,
     gan_leaks_scores,
     logan_scores,
     membership_inference,
@@ -54,6 +55,50 @@ def test_roc_auc_matches_sklearn_with_ties(seed):
     cont_m, cont_n = rng.normal(0.3, 1, 200), rng.normal(0, 1, 150)
     want = metrics.roc_auc_score(np.r_[np.ones(200), np.zeros(150)], np.r_[cont_m, cont_n])
     assert math.isclose(roc_auc(torch.tensor(cont_m), cont_n), want, abs_tol=1e-12)
+
+
+def _delong_by_pairs(m: np.ndarray, n: np.ndarray) -> float:
+    """The reference: DeLong et al. (1988) written with the m x n table of pair comparisons."""
+    psi = (m[:, None] > n[None, :]) + 0.5 * (m[:, None] == n[None, :])  # [m, n]
+    v10, v01 = psi.mean(1), psi.mean(0)
+    return math.sqrt(v10.var(ddof=1) / len(m) + v01.var(ddof=1) / len(n))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auc_standard_error_is_delongs_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    m = rng.integers(0, 8, size=37).astype(float)  # many ties
+    n = rng.integers(-2, 6, size=53).astype(float)
+    assert math.isclose(auc_standard_error(m, n), _delong_by_pairs(m, n), rel_tol=1e-12)
+    cm, cn = rng.normal(0.5, 1, 120), rng.normal(0, 1, 90)
+    assert math.isclose(
+        auc_standard_error(torch.tensor(cm), cn), _delong_by_pairs(cm, cn), rel_tol=1e-12
+    )
+
+
+def test_auc_standard_error_is_the_spread_of_auc_over_draws():
+    """Over many independent draws of 256 + 256 scores, the AUC's standard deviation is what
+    the formula says: for an attack with no signal, also the Mann-Whitney null value
+    sqrt((m + n + 1) / (12 m n)) = 0.0255; and for a real signal."""
+    rng = np.random.default_rng(0)
+    for shift in (0.0, 1.0):
+        aucs, ses = [], []
+        for _ in range(400):
+            m, n = rng.normal(shift, 1, 256), rng.normal(0, 1, 256)
+            aucs.append(roc_auc(m, n))
+            ses.append(auc_standard_error(m, n))
+        spread, se = float(np.std(aucs, ddof=1)), float(np.mean(ses))
+        assert abs(spread - se) < 0.1 * spread, (shift, spread, se)
+        if shift == 0.0:
+            assert abs(se - math.sqrt(513 / (12 * 256 * 256))) < 0.001
+            # an attack with no signal lands below 0.5 about as often as above
+            assert 0.4 < np.mean(np.array(aucs) < 0.5) < 0.6
+
+
+def test_auc_standard_error_edge_cases():
+    assert auc_standard_error([3.0, 4.0], [1.0, 2.0]) == 0.0  # perfect: no spread left
+    with pytest.raises(ValueError, match=">= 2 scores on each side"):
+        auc_standard_error([1.0], [0.0, 2.0])
 
 
 @pytest.mark.parametrize("fpr", [0.0, 0.01, 0.1, 0.25, 0.5])
@@ -158,6 +203,7 @@ def test_membership_inference_reports_both_attacks():
     assert tuple(table) == ATTACKS
     for result in table.values():
         assert result.auc == 1.0 and result.tpr == 1.0 and result.fpr == 0.1
+        assert result.se == 0.0  # the standard error of a perfect separation
     no_d = SimpleNamespace(name="toy", networks={}, sample=None)
     with pytest.raises(ValueError, match="no discriminator"):
         membership_inference(no_d, members, nonmembers)
