@@ -17,7 +17,7 @@ The "training tips" of the course, one function (or module) each, all off by def
 * packing (Lin et al. 2018, "PacGAN: The power of two samples in generative adversarial
   networks"): D judges m samples at once: :func:`pack`;
 * an exponential moving average of G's weights (Karras et al. 2018, Section A.1; Yazici et al.
-  2019): :func:`ema_update_`;
+  2019), BatchNorm's running statistics averaged alike: :func:`ema_update_`;
 * spectral normalisation of D's layers (Miyato et al. 2018): :func:`apply_spectral_norm`;
 * top-k training (Sinha et al. 2020, "Top-k Training of GANs: Improving GAN Performance by
   Throwing Away Bad Samples"): G's loss on the fakes D scores highest only:
@@ -309,16 +309,44 @@ def ema_decay(decay: float, updates: int) -> float:
     return min(decay, (1 + updates) / (10 + updates))
 
 
+def _running_statistics(model: nn.Module) -> set[int]:
+    """The ids of the running mean and variance of every normalisation layer that keeps them
+    (BatchNorm; InstanceNorm with ``track_running_stats``)."""
+    return {
+        id(t)
+        for m in model.modules()
+        for t in (getattr(m, "running_mean", None), getattr(m, "running_var", None))
+        if isinstance(t, torch.Tensor)
+    }
+
+
 @torch.no_grad()
 def ema_update_(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
-    """In place: ``w_ema <- decay * w_ema + (1 - decay) * w`` for every parameter; buffers
-    (BatchNorm's running statistics) are copied, as in Karras et al. 2018."""
+    """In place: ``w_ema <- decay * w_ema + (1 - decay) * w`` for every parameter, and the same
+    average of BatchNorm's running mean and variance; other buffers (BatchNorm's batch count,
+    StyleGAN's ``w_avg``) are copied.
+
+    Why average the running statistics: in eval mode BatchNorm normalises with them, so they
+    must describe the activations of the weights they are used with. The live network's are
+    the statistics of its own, latest weights (about its last 10 batches, momentum 0.1); copied
+    into the EMA network they normalise other weights' activations. Averaged with the weights'
+    decay, they cover the same stretch of training as the averaged weights, as timm's
+    ModelEmaV2 (every entry of the state dict) and Ultralytics' ModelEMA (every floating-point
+    entry) do. The exact alternative, recomputing them with the averaged weights (a forward
+    pass over training inputs, as SWA's ``update_bn`` does), would cost that pass before every
+    sample and need the training inputs (pix2pix's edge maps) wherever the network is used.
+    ``w_avg`` is copied, as StyleGAN2-ADA's training loop copies G's buffers into its EMA.
+    """
     if not 0 <= decay < 1:
         raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
     for p_ema, p in zip(ema_model.parameters(), model.parameters(), strict=True):
         p_ema.lerp_(p, 1.0 - decay)
+    averaged = _running_statistics(ema_model)
     for b_ema, b in zip(ema_model.buffers(), model.buffers(), strict=True):
-        b_ema.copy_(b)
+        if id(b_ema) in averaged:
+            b_ema.lerp_(b, 1.0 - decay)
+        else:
+            b_ema.copy_(b)
 
 
 def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:

@@ -179,17 +179,32 @@ def test_minibatch_std_against_a_hand_computed_std():
 # ----------------------------------------------------------------------------- weights
 
 
-def test_ema_update_is_the_formula_and_copies_buffers():
-    a, b = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+class _WithAverage(torch.nn.Module):  # a BatchNorm layer and a buffer of another kind
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(3)
+        self.register_buffer("w_avg", torch.zeros(2))  # as StyleGAN's mapping network keeps
+
+
+def test_ema_update_is_the_formula_for_weights_and_running_statistics():
+    """Weights and BatchNorm's running mean and variance follow the same average (hand
+    computed: 0.9 old + 0.1 new); the batch counter and other buffers are copied. The running
+    statistics were copied from the live network: statistics of other weights than the EMA's."""
+    a, b = _WithAverage(), _WithAverage()
     with torch.no_grad():
-        a.weight.fill_(1.0)
-        b.weight.fill_(3.0)
-    b.running_mean.fill_(7.0)
+        a.norm.weight.fill_(1.0)
+        b.norm.weight.fill_(3.0)
+    b.norm.running_mean.fill_(7.0)  # a's: 0 and 1, BatchNorm's start
+    b.norm.running_var.fill_(3.0)
+    b.norm.num_batches_tracked.fill_(5)
+    b.w_avg.fill_(2.0)
     ema = ema_copy(a)
     ema_update_(ema, b, 0.9)
-    torch.testing.assert_close(ema.weight, torch.full((3,), 0.9 * 1 + 0.1 * 3))
-    assert torch.equal(ema.running_mean, b.running_mean)
-    assert not ema.weight.requires_grad
+    torch.testing.assert_close(ema.norm.weight, torch.full((3,), 0.9 * 1 + 0.1 * 3))
+    torch.testing.assert_close(ema.norm.running_mean, torch.full((3,), 0.9 * 0 + 0.1 * 7))
+    torch.testing.assert_close(ema.norm.running_var, torch.full((3,), 0.9 * 1 + 0.1 * 3))
+    assert int(ema.norm.num_batches_tracked) == 5 and torch.equal(ema.w_avg, b.w_avg)
+    assert not ema.norm.weight.requires_grad
     assert [ema_decay(0.999, t) for t in (0, 8, 10**6)] == pytest.approx([0.1, 0.5, 0.999])
 
 
