@@ -14,8 +14,11 @@ The paper measures a class-conditional GAN with two accuracies of image classifi
   100%). The course computes it with its pretrained feature network:
   ``gannotes.metrics.label_accuracy(gannotes.features.class_probabilities(x).argmax(1), y)``.
 
-:func:`augmentation_accuracy` is the paper's data-augmentation experiment: does adding generated
-images to a small real training set (say 100 images a class) help a classifier?
+:func:`augmentation_accuracy` trains on a small real set plus generated images: does adding them
+help a classifier? :func:`small_set_trials` repeats that comparison over seeds, each drawing its
+own small real set (:func:`balanced_subset`). What it measures depends on what the generator was
+trained on: a generator trained on the same small set tests data augmentation; one trained on a
+larger labelled set passes on what it learned there (knowledge transfer, a form of distillation).
 
 The classifier is a small CNN of its own (:class:`SmallCNN`, 106k parameters), trained from
 scratch with Adam for a few epochs: the recipe, not the weights, is what the measurement fixes,
@@ -34,10 +37,12 @@ from .metrics import label_accuracy
 __all__ = [
     "SmallCNN",
     "augmentation_accuracy",
+    "balanced_subset",
     "classifier_accuracy",
     "gan_train",
     "per_class_accuracy",
     "predict",
+    "small_set_trials",
     "train_classifier",
 ]
 
@@ -220,3 +225,53 @@ def augmentation_accuracy(
     return gan_train(
         torch.cat([xr, xf]), torch.cat([yr, yf]), test_images, test_labels, **train_kwargs
     )
+
+
+def balanced_subset(labels, per_class: int, seed: int = 0) -> torch.Tensor:
+    """Indices ``[10 * per_class]`` (int64) of ``per_class`` images of each class in ``labels``
+    ``[N]`` (integers in 0..9), drawn at random without replacement with ``seed``, class 0's
+    first. A one-line ValueError names a class with fewer than ``per_class`` images."""
+    y = torch.from_numpy(np.asarray(labels)) if not isinstance(labels, torch.Tensor) else labels
+    y = y.detach().cpu()
+    if y.ndim != 1 or y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"labels must be integers [N], got {y.dtype} {tuple(y.shape)}")
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in range(N_CLASSES):
+        members = torch.nonzero(y == c)[:, 0]
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has {len(members)} images, fewer than {per_class}")
+        picks.append(members[torch.randperm(len(members), generator=gen)[:per_class]])
+    return torch.cat(picks)
+
+
+def small_set_trials(
+    images,
+    labels,
+    extra_images,
+    extra_labels,
+    test_images,
+    test_labels,
+    *,
+    per_class: int,
+    seeds=(0, 1, 2),
+    **train_kwargs,
+) -> list[dict]:
+    """Does a small real set gain from ``extra_images``? For each seed, draw ``per_class`` images
+    a class from ``images`` (:func:`balanced_subset` with that seed), train one classifier on
+    them alone and one on them plus the extra images (both seeded with it), and test both on the
+    real test images. Returns ``[{"seed", "alone", "with_extra"}]``, one dict a seed: the spread
+    over seeds says whether a difference is more than the noise of the draw and the training."""
+    x, y = _labelled(images, labels, ("images", "labels"))
+    trials = []
+    for seed in seeds:
+        idx = balanced_subset(y, per_class, seed)
+        kwargs = {**train_kwargs, "seed": seed}
+        alone = gan_train(x[idx], y[idx], test_images, test_labels, **kwargs)
+        with_extra = augmentation_accuracy(
+            x[idx], y[idx], extra_images, extra_labels, test_images, test_labels, **kwargs
+        )
+        trials.append({"seed": seed, "alone": alone, "with_extra": with_extra})
+    return trials

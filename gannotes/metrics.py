@@ -74,6 +74,7 @@ __all__ = [
     "mode_coverage",
     "nearest_neighbour_radii",
     "per_class_fid",
+    "per_class_spread",
     "polynomial_mmd2",
     "precision_recall",
     "rank_correlation",
@@ -479,6 +480,37 @@ def label_accuracy(predicted: Array, requested: Array, n_classes: int = 10) -> L
     return LabelAccuracy(float(per_class[present].mean()), per_class.tolist(), counts.tolist())
 
 
+def _by_class(
+    real_feats: Array,
+    real_labels: Array,
+    fake_feats: Array,
+    fake_labels: Array,
+    n_classes: int,
+    caller: str,
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """(c, real features of class c, fake features of class c) for every class c with at least
+    2 samples on both sides; labels ``[N]`` integers in 0..n_classes-1, checked first."""
+    real, fake = _pair(real_feats, fake_feats, ("real_feats", "fake_feats"))
+    labels = []
+    for name, feats, v in (("real_labels", real, real_labels), ("fake_labels", fake, fake_labels)):
+        y = np.asarray(v)
+        if y.shape != (len(feats),):
+            raise ValueError(
+                f"{caller}: {name} must be [N] with N = {len(feats)} (its features), got "
+                f"{list(y.shape)}"
+            )
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
+            raise ValueError(
+                f"{caller}: {name} must be integers in 0..{n_classes - 1}, got dtype "
+                f"{y.dtype}, values in [{y.min()}, {y.max()}]"
+            )
+        labels.append(torch.as_tensor(y.astype(np.int64)))
+    for c in range(n_classes):
+        real_c, fake_c = real[labels[0] == c], fake[labels[1] == c]
+        if min(len(real_c), len(fake_c)) >= 2:
+            yield c, real_c, fake_c
+
+
 def per_class_fid(
     real_feats: Array,
     real_labels: Array,
@@ -491,24 +523,30 @@ def per_class_fid(
     0..n_classes-1). NaN where a class has fewer than 2 samples on either side. Each class has
     fewer samples than the whole set, so its FID is more biased (and ``frechet_distance`` warns
     when a class has no more samples than dimensions): compare per-class values at equal N."""
-    real, fake = _pair(real_feats, fake_feats, ("real_feats", "fake_feats"))
-    labels = []
-    for name, feats, v in (("real_labels", real, real_labels), ("fake_labels", fake, fake_labels)):
-        y = np.asarray(v)
-        if y.shape != (len(feats),):
-            raise ValueError(
-                f"per_class_fid: {name} must be [N] with N = {len(feats)} (its features), got "
-                f"{list(y.shape)}"
-            )
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
-            raise ValueError(
-                f"per_class_fid: {name} must be integers in 0..{n_classes - 1}, got dtype "
-                f"{y.dtype}, values in [{y.min()}, {y.max()}]"
-            )
-        labels.append(torch.as_tensor(y.astype(np.int64)))
     fids = np.full(n_classes, np.nan)
-    for c in range(n_classes):
-        real_c, fake_c = real[labels[0] == c], fake[labels[1] == c]
-        if min(len(real_c), len(fake_c)) >= 2:
-            fids[c] = frechet_distance(real_c, fake_c)
+    pairs = _by_class(real_feats, real_labels, fake_feats, fake_labels, n_classes, "per_class_fid")
+    for c, real_c, fake_c in pairs:
+        fids[c] = frechet_distance(real_c, fake_c)
     return fids
+
+
+def per_class_spread(
+    real_feats: Array,
+    real_labels: Array,
+    fake_feats: Array,
+    fake_labels: Array,
+    n_classes: int = 10,
+) -> np.ndarray:
+    """How much of each class's real variety its fake samples show ``[n_classes]``: entry c is
+    the total variance (the trace of the covariance, ddof=1) of the fake features generated for
+    class c over that of the real features of class c. 1 when they vary as much, below 1 when
+    the generated class is less varied (one image per class gives 0), whatever its label
+    accuracy; the shortfall raises the class's FID through its covariance term. NaN where a
+    class has fewer than 2 samples on either side."""
+    spread = np.full(n_classes, np.nan)
+    pairs = _by_class(
+        real_feats, real_labels, fake_feats, fake_labels, n_classes, "per_class_spread"
+    )
+    for c, real_c, fake_c in pairs:
+        spread[c] = float(fake_c.var(0, unbiased=True).sum() / real_c.var(0, unbiased=True).sum())
+    return spread

@@ -15,10 +15,12 @@ import torch
 
 from gannotes.classifiers import (
     augmentation_accuracy,
+    balanced_subset,
     classifier_accuracy,
     gan_train,
     per_class_accuracy,
     predict,
+    small_set_trials,
     train_classifier,
 )
 
@@ -110,6 +112,53 @@ def test_augmentation_accuracy_trains_on_real_and_fake_together(task):
     assert augmented == gan_train(
         torch.cat([real_x, train_x]), torch.cat([real_y, wrong_y]), test_x, test_y, **FAST
     )
+
+
+def test_balanced_subset_draws_per_class_images_of_each_class_at_random():
+    labels = torch.tensor([c for c in range(10) for _ in range(5 + c)])[
+        torch.randperm(95, generator=torch.Generator().manual_seed(0))
+    ]  # class c has 5 + c images, shuffled
+    idx = balanced_subset(labels, 4, seed=1)
+    assert idx.dtype == torch.int64 and idx.shape == (40,)
+    assert len(set(idx.tolist())) == 40  # without replacement
+    assert labels[idx].tolist() == [c for c in range(10) for _ in range(4)]  # class 0's first
+    assert torch.equal(idx, balanced_subset(labels.numpy(), 4, seed=1))  # deterministic
+    # at random: over many seeds, each image of class 9 (14 of them) is drawn about 4/14 of
+    # the time, and every one of them is drawn at some point
+    counts = torch.zeros(95)
+    for seed in range(700):
+        counts[balanced_subset(labels, 4, seed)] += 1
+    nine = counts[labels == 9] / 700
+    assert (nine > 0).all() and (nine - 4 / 14).abs().max() < 0.07
+    with pytest.raises(ValueError, match="class 0 has 5 images, fewer than 6"):
+        balanced_subset(labels, 6)
+    with pytest.raises(ValueError, match="per_class must be at least 1"):
+        balanced_subset(labels, 0)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        balanced_subset(labels.float(), 2)
+
+
+def test_small_set_trials_compare_a_small_set_alone_and_with_extra_images(task):
+    """Each seed draws its own small set and seeds its classifiers; extra images that obey the
+    label keep the accuracy high, extra images with the wrong label drag it down."""
+    train_x, train_y, _, test_x, test_y = task
+    wrong_y = (train_y + 9) % 10
+    trials = small_set_trials(
+        train_x, train_y, train_x, wrong_y, test_x, test_y, per_class=3, seeds=(0, 1), **FAST
+    )
+    assert [t["seed"] for t in trials] == [0, 1]
+    for t in trials:  # the definition: gan_train on the drawn subset, and on it plus the extras
+        idx = balanced_subset(train_y, 3, t["seed"])
+        kwargs = {**FAST, "seed": t["seed"]}
+        assert t["alone"] == gan_train(train_x[idx], train_y[idx], test_x, test_y, **kwargs)
+        assert t["with_extra"] == augmentation_accuracy(
+            train_x[idx], train_y[idx], train_x, wrong_y, test_x, test_y, **kwargs
+        )
+        assert t["with_extra"] <= 0.3  # 300 mislabelled images outvote 30 right ones
+    good = small_set_trials(
+        train_x, train_y, train_x, train_y, test_x, test_y, per_class=3, seeds=(0,), **FAST
+    )
+    assert good[0]["with_extra"] >= 0.95
 
 
 _X, _Y = blocks(12, seed=7)

@@ -602,6 +602,37 @@ def test_per_class_fid_against_scipy_on_each_class():
     np.testing.assert_allclose(again, got)
 
 
+def test_per_class_spread_against_numpy_cov_on_each_class():
+    """Entry c is trace(cov(fake of class c)) / trace(cov(real of class c)), np.cov as the
+    oracle; a generated class half as wide in every feature fills a quarter of the variance,
+    and one image repeated fills none."""
+    from gannotes.metrics import per_class_spread
+
+    rng = np.random.default_rng(1)
+    real_y = np.repeat(np.arange(4), [400, 300, 1, 200])  # class 2: one real sample
+    fake_y = np.repeat(np.arange(4), [500, 250, 30, 100])
+    rng.shuffle(real_y)
+    rng.shuffle(fake_y)
+    means, widths = rng.normal(size=(4, 5)) * 4, np.array([1.0, 2.0, 1.0, 0.5])
+    shrink = np.array([0.5, 1.0, 1.0, 1.0])  # class 0's fakes are half as wide
+    real = means[real_y] + widths[real_y, None] * rng.normal(size=(len(real_y), 5))
+    fake = means[fake_y] + (widths * shrink)[fake_y, None] * rng.normal(size=(len(fake_y), 5))
+    fake[fake_y == 3] = fake[fake_y == 3][0]  # class 3: one image, repeated
+
+    got = per_class_spread(real, real_y, fake, fake_y, n_classes=5)  # class 4: nowhere
+    assert got.shape == (5,) and np.isnan(got[[2, 4]]).all()
+    for c in (0, 1, 3):
+        r, f = real[real_y == c], fake[fake_y == c]
+        want = np.trace(np.cov(f, rowvar=False)) / np.trace(np.cov(r, rowvar=False))
+        assert got[c] == pytest.approx(want, rel=1e-9)
+    assert got[0] == pytest.approx(0.25, abs=0.04) and got[1] == pytest.approx(1, abs=0.15)
+    assert got[3] == 0
+    again = per_class_spread(torch.from_numpy(real), torch.from_numpy(real_y), fake, fake_y, 5)
+    np.testing.assert_allclose(again, got)
+    with pytest.raises(ValueError, match="per_class_spread: fake_labels must be integers"):
+        per_class_spread(real, real_y, fake, fake_y + 10)
+
+
 @pytest.mark.parametrize(
     "labels, message",
     [
