@@ -5,7 +5,7 @@
     python benchmarks/training_process.py --smoke              # tiny budgets, writes nothing
 
 The notebook runs each comparison once, at a small budget and (mostly) one seed, and says so.
-This script runs the same comparisons, with the same package code (``gannotes.training.toy_run``,
+This script runs the same comparisons, with the same package code (``gannotes.experiments.toy_run``,
 ``toy_trick_variants``, ``high_lr_variants``, ``late_swing``; ``gannotes.fairness.skewed_subset``,
 ``rebalanced`` and ``class_shares``; ``gannotes.evaluation.discriminator_accuracy``), at the
 budgets below and on every seed (the config's seed: weights, noise, data order; for 6b also the
@@ -47,16 +47,14 @@ from gannotes.checkpoint import write_json  # noqa: E402
 from gannotes.config import trick_defaults  # noqa: E402
 from gannotes.data import CLASSES, load_fashion_mnist  # noqa: E402
 from gannotes.evaluation import discriminator_accuracy  # noqa: E402
-from gannotes.fairness import class_shares, rebalanced, skewed_subset  # noqa: E402
-from gannotes.training import (  # noqa: E402
-    TrainConfig,
-    Trainer,
-    default_config,
+from gannotes.experiments import (  # noqa: E402
     high_lr_variants,
     late_swing,
     toy_run,
     toy_trick_variants,
 )
+from gannotes.fairness import class_shares, rebalanced, skewed_subset  # noqa: E402
+from gannotes.training import TrainConfig, Trainer, default_config  # noqa: E402
 
 RESULT = ROOT / "results" / "training_process.json"
 SECTIONS = ("pretrain", "tricks", "high_lr", "imbalance", "overfit")

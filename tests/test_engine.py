@@ -24,6 +24,7 @@ from gannotes.cli import build_parser, main
 from gannotes.config import TrainerConfig, check_knobs, knob, knobs, trick_defaults
 from gannotes.data import load_fashion_mnist
 from gannotes.evaluation import discriminator_accuracy
+from gannotes.experiments import high_lr_variants, late_swing, toy_run, toy_trick_variants
 from gannotes.gans.classic import ClassicConfig
 from gannotes.gans.family import Family, StepContext, make_optimizer
 from gannotes.metrics import mode_coverage
@@ -32,12 +33,8 @@ from gannotes.training import (
     TrainConfig,
     Trainer,
     default_config,
-    high_lr_variants,
-    late_swing,
     load_generator,
     load_networks,
-    toy_run,
-    toy_trick_variants,
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -348,6 +345,16 @@ def test_the_shorthands_name_the_familys_parts():
 
 
 # ----------------------------------------------------------------------------- from the notebooks
+
+
+def test_notebook_02s_experiments_live_in_their_own_module_not_in_the_trainers():
+    import gannotes.experiments
+    import gannotes.training
+
+    moved = ["high_lr_variants", "late_swing", "toy_run", "toy_trick_variants"]
+    assert sorted(gannotes.experiments.__all__) == moved
+    for name in moved:
+        assert name not in gannotes.training.__all__ and not hasattr(gannotes.training, name)
 
 
 def test_toy_run_trains_and_scores_like_the_loop_it_replaces():
