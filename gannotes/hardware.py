@@ -2,9 +2,10 @@
 
 torch sizes its thread pool from the cores it can see. In a container (Binder gives 1 CPU,
 Colab 2) the kernel still shows the host's cores, so torch starts more threads than the CPU
-quota allows, and they spin against each other: on a busy 2-core machine the course measured
-notebook 01 ten times slower with 2 threads than with 1. :func:`cpu_quota` reads the cgroup
-limit and :func:`limit_threads` lowers torch's thread count to it.
+quota allows, and they spin against each other: on a busy machine that can make a run many
+times slower than one thread would (notebook 08 times one thread against more on yours).
+:func:`cpu_quota` reads the cgroup limit and :func:`limit_threads` lowers torch's thread count
+to it.
 """
 
 from __future__ import annotations
