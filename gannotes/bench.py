@@ -64,7 +64,7 @@ def _cpuinfo() -> str:
 def machine() -> dict[str, Any]:
     """The machine a measurement ran on: CPU model, cores (and those this process may use),
     torch's threads, torch version, whether the CPU has native bfloat16 instructions
-    (AVX512-BF16 or AMX: without them bf16 is emulated and slow), and any GPUs."""
+    (AVX512-BF16 or AMX: without them bf16 is emulated), and any GPUs."""
     info = _cpuinfo()
     model = next(
         (line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line),
