@@ -22,7 +22,7 @@ toggling ``requires_grad_`` around each phase; its successor's training loop
 (NVlabs/stylegan3) drops the wrapper, broadcasts the weights once, and before each phase's
 optimizer step averages that phase's gradients itself, in one flat all-reduce. So does
 :func:`all_reduce_gradients`, one flat all-reduce per optimizer step, called by
-``StepContext.update``. D's gradients are never exchanged while G updates.
+``StepContext.optimizer_step``. D's gradients are never exchanged while G updates.
 
 BatchNorm: in training each process normalises its own batch with its own statistics
 (DDP's default; SyncBatchNorm would add an all-reduce per BatchNorm layer per forward, and

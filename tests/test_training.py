@@ -368,13 +368,21 @@ def test_cli_train_interrupted_saves_the_run_and_exits_130(tmp_path):
     assert line.endswith(f"continue: python -m gannotes {' '.join(argv)} --resume"), line
 
 
-def test_minutes_budget_counts_training_time():
+def test_minutes_budget_counts_training_time(monkeypatch):
+    # a fake clock that advances 1/8 s at each reading: every step takes 0.125 s of training
+    # time (exact in binary), so a budget of 0.01 min (0.6 s) is 5 steps (0.625 s), whatever
+    # else the machine is doing
+    import gannotes.training as training
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(ticks) / 8)
     t = Trainer(small_toy())
     t.run(minutes=0.01, progress=False)
-    assert t.elapsed >= 0.6 and t.step > 0
-    steps = t.step
+    assert t.step == 5 and t.elapsed == 0.625
     t.run(minutes=0.01, progress=False)  # the total is already spent
-    assert t.step == steps
+    assert t.step == 5
+    t.run(minutes=0.02, progress=False)  # a larger total continues from there: 1.2 s
+    assert t.step == 10 and t.elapsed == 1.25
 
 
 def test_budgets_and_configs_are_validated():
