@@ -1590,10 +1590,10 @@ def _check_09(r: dict) -> None:
     """Notebook 09's numbers (default parameters, 1 thread; measured values in comments): every
     conclusion its prose draws from the live run."""
     _exercises(r, {"roc_auc": "exercise_roc_auc_ok", "threshold": "exercise_threshold_ok"})
-    # Detection: "about 96% ... AP about 0.99"; "noise, 8-bit quantisation and JPEG barely move it"
+    # Detection: "about 95% ... AP about 0.99"; "noise, 8-bit quantisation and JPEG barely move it"
     t = r["detector_tests"]
     own = t["DCGAN (its own)"]
-    assert own["accuracy"] >= 0.94 and own["ap"] >= 0.98  # 0.956, 0.994
+    assert 0.94 <= own["accuracy"] < 0.965 and own["ap"] >= 0.98  # 0.951 (0.956 before), 0.992
     for edit in ("noise 0.05", "8-bit", "JPEG 75"):
         assert abs(t[f"DCGAN, {edit}"]["accuracy"] - own["accuracy"]) < 0.02, edit  # 0.952-0.956
     # "The conditional GAN's and StyleGAN's fakes mostly pass as real ... AP falls towards 0.5"
@@ -1625,6 +1625,12 @@ def _check_09(r: dict) -> None:
         assert over["logan"]["auc"] >= 0.95 and over["logan"]["tpr"] > 0.8  # 0.980, 0.99
         assert over["gan_leaks"]["auc"] < 0.65  # 0.520: "its samples alone give little away"
         assert max(full["logan"]["auc"], full["gan_leaks"]["auc"]) <= 0.6  # 0.549, 0.450
+        # "each of its AUCs lies within about two standard errors of 0.5" (+1.9, -2.0 SE; the
+        # standard error about 0.026 for 256 + 256 images); "An AUC is a finding only when it is
+        # many standard errors from 0.5, as the overfit GAN's LOGAN AUC is" (+81 SE)
+        assert all(abs(a["auc"] - 0.5) <= 2.2 * a["se"] for a in full.values()), full
+        assert all(0.02 < a["se"] < 0.03 for g in m.values() for a in g.values() if a["auc"] < 0.6)
+        assert over["logan"]["auc"] - 0.5 > 10 * over["logan"]["se"]
         assert aug["logan"]["auc"] <= 0.6  # 0.526: "brought the white-box attack back to chance"
     else:
         # "With only the shipped subset ... every AUC above sits near chance" (measured with
@@ -1644,7 +1650,15 @@ def _check_09(r: dict) -> None:
     # Provenance
     # "A run of a few seconds fails the course's quality gate, and its card says so ... The audit
     # finds no copies"
-    assert r["card"] == {"has_fid": True, "fails_gate": True, "no_copies": True}
+    card = r["card"]
+    assert card["has_fid"] and card["fails_gate"] and card["no_copies"] and card["same_precision"]
+    # "Yet its precision is about as high as real images' ... density agrees that they sit where
+    # real images are dense ... recall and coverage ... are near 0 ... FID ... far from it"
+    run, real = card["measured"]["this run"], card["measured"]["real images"]
+    assert run["precision"] >= 0.9 * real["precision"]  # 0.874 vs 0.863
+    assert run["density"] >= 0.75 * real["density"]  # 0.96 vs 0.99
+    assert run["recall"] < 0.05 and run["coverage"] < 0.15  # 0.000, 0.053
+    assert run["fid"] > 20 * real["fid"]  # 491.9 vs 4.7
     assert r["psnr_min"] >= 35  # 36.7
     w = r["watermark"]
     assert w["marked samples, right key"] >= 0.99  # 1.0
