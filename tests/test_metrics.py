@@ -602,6 +602,37 @@ def test_per_class_fid_against_scipy_on_each_class():
     np.testing.assert_allclose(again, got)
 
 
+def test_recall_from_largest_balls_against_brute_force():
+    """Brute force with numpy as the oracle: each fake's ball reaches its k-th nearest other fake;
+    a real sample counts if it is inside a ball of the widest fraction and no other. A tight
+    cluster of fakes plus three stragglers beside a second group of real samples: the recall
+    there rests entirely on the stragglers' wide balls."""
+    from gannotes.metrics import precision_recall, recall_from_largest_balls
+
+    rng = np.random.default_rng(3)
+    real = np.concatenate([rng.normal(size=(60, 4)), 6 + rng.normal(size=(40, 4))])
+    fake = np.concatenate([0.2 * rng.normal(size=(57, 4)), 6 + 2 * rng.normal(size=(3, 4))])
+
+    def oracle(largest, k=3):
+        d_ff = np.linalg.norm(fake[:, None] - fake[None], axis=2)
+        np.fill_diagonal(d_ff, np.inf)
+        radius = np.sort(d_ff, 1)[:, k - 1]
+        top = np.zeros(len(fake), bool)
+        top[np.argsort(-radius, kind="stable")[: int(np.ceil(largest * len(fake) - 1e-9))]] = True
+        inside = np.linalg.norm(real[:, None] - fake[None], axis=2) <= radius[None]
+        return (inside[:, top].any(1) & ~inside[:, ~top].any(1)).mean()
+
+    for largest in (0.0, 0.05, 0.2, 0.5):
+        assert recall_from_largest_balls(real, fake, 3, largest) == pytest.approx(oracle(largest))
+    share = recall_from_largest_balls(real, fake, 3, 0.05)  # the 3 stragglers are the top 5%
+    recall = precision_recall(real, fake, 3).recall
+    assert share > 0.3 and share <= recall  # most of the second group, through 3 fakes
+    assert recall_from_largest_balls(real, fake, 3, 1.0) == pytest.approx(recall)
+    assert recall_from_largest_balls(real, fake, 3, 0.0) == 0
+    with pytest.raises(ValueError, match="largest must be a fraction"):
+        recall_from_largest_balls(real, fake, 3, 1.5)
+
+
 def test_per_class_spread_against_numpy_cov_on_each_class():
     """Entry c is trace(cov(fake of class c)) / trace(cov(real of class c)), np.cov as the
     oracle; a generated class half as wide in every feature fills a quarter of the variance,
