@@ -35,6 +35,7 @@ non-zero exit status; never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -444,6 +445,23 @@ def _train(args) -> int:
     return code
 
 
+def _check_writable_dir(path: Path, flag: str = "--out") -> None:
+    """Make the run directory ``path`` (and its parents), or say in one line why it cannot be
+    one: a file in the way, no permission."""
+    from .checkpoint import GannotesError
+
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise GannotesError(f"{flag} {path}: {blocker} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise GannotesError(f"{flag} {path}: cannot write there ({exc.strerror})") from exc
+
+
 def _train_in_process(args, world) -> int:
     import os
     import shlex
@@ -487,6 +505,7 @@ def _train_in_process(args, world) -> int:
             raise GannotesError(
                 f"{args.out} already holds a run; add --resume to continue it, or pick another --out"
             )
+        _check_writable_dir(args.out)  # before training, not when the first checkpoint fails
         seed = 0 if args.seed is None else args.seed
         options = _given_options(args)
         family = family_for_model(args.model)
@@ -987,6 +1006,10 @@ def main(argv: list[str] | None = None) -> int:
     except (GannotesError, ValueError, FileNotFoundError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"gannotes {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file the command reads or writes: the system's reason, one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"gannotes {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"gannotes {args.command}: interrupted", file=sys.stderr)

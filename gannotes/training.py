@@ -192,9 +192,26 @@ def config_from_dict(d: dict[str, Any], family: str = "classic") -> TrainerConfi
 
 
 def select_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is used as given."""
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is used as given,
+    once it is known to exist here (else one line saying what is valid)."""
     if str(device) != "auto":
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"unknown device {str(device)!r}; valid: auto, cpu, cuda, cuda:N, mps"
+            ) from exc
+        if dev.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                raise ValueError(f"device {dev}: CUDA is not available here (use auto or cpu)")
+            if dev.index is not None and dev.index >= count:
+                raise ValueError(f"device {dev}: only {count} CUDA device(s) here (0-{count - 1})")
+        if dev.type == "mps" and not (
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+        ):
+            raise ValueError(f"device {dev}: Apple's MPS is not available here (use auto or cpu)")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

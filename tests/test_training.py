@@ -21,6 +21,7 @@ from gannotes.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from gannotes.cli import main
 from gannotes.data import load_fashion_mnist
 from gannotes.losses import d_logistic_loss, g_nonsaturating_loss
 from gannotes.metrics import mode_coverage
@@ -419,6 +420,46 @@ def test_select_device():
         assert select_device().type == expected
     elif not (torch.backends.mps.is_available()):
         assert select_device().type == "cpu"
+
+
+def test_a_device_that_does_not_exist_here_is_one_line(monkeypatch, tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"unknown device 'foo'; valid: auto, cpu, cuda"):
+        select_device("foo")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device cuda: CUDA is not available here"):
+        select_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"device cuda:1: only 1 CUDA device\(s\) here"):
+        select_device("cuda:1")
+    monkeypatch.undo()
+    if not torch.cuda.is_available():
+        out = tmp_path / "run"
+        argv = ["train", "mlp", "--dataset", "ring", "--steps", "2", "--out", str(out)]
+        assert main([*argv, "--device", "cuda", "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "CUDA is not available here" in err
+
+
+def test_an_out_that_cannot_be_a_directory_is_refused_before_training(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a directory")
+    for out in (blocker, blocker / "run"):
+        argv = ["train", "mlp", "--dataset", "ring", "--steps", "2", "--quiet", "--out", str(out)]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err == f"gannotes train: error: --out {out}: {blocker} is a file, not a directory\n"
+    # an error of the system while a command writes is one line too, never a traceback
+    run = tmp_path / "ok"
+    assert (
+        main(["train", "mlp", "--dataset", "ring", "--steps", "2", "--quiet", "--out", str(run)])
+        == 0
+    )
+    capsys.readouterr()
+    target = blocker / "x.pt"
+    assert main(["export", str(run), "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gannotes export: error: ") and err.count("\n") == 1
 
 
 # ----------------------------------------------------------------------------- checkpoints
