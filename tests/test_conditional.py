@@ -537,3 +537,24 @@ def test_an_objective_that_needs_a_lipschitz_critic_is_refused_where_none_is_app
     )
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
     assert default_config(model, dataset, loss="hinge").loss == "hinge"
+
+
+def test_pix2pix_weighs_its_adversarial_terms_as_the_authors_ganloss():
+    """The authors' GANLoss (pytorch-CycleGAN-and-pix2pix, models/networks.py): D's loss is
+    0.5 * (loss(real, 1) + loss(fake, 0)), G's loss(fake, 1), with loss the BCE of the logits
+    or the plain MSE. With LSGAN's halves kept, least-squares had G's term at half and D's at a
+    quarter (lambda L1 in effect doubled)."""
+    import torch.nn.functional as F
+
+    from gannotes.gans.pix2pix import d_pix2pix_loss, g_pix2pix_loss
+
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(4, 1, 7, 7, generator=gen), torch.randn(4, 1, 7, 7, generator=gen)
+    ones, zeros = torch.ones_like(real), torch.zeros_like(fake)
+    for loss, crit in (
+        ("least-squares", F.mse_loss),
+        ("nonsaturating", F.binary_cross_entropy_with_logits),
+    ):
+        want_d = 0.5 * (crit(real, ones) + crit(fake, zeros))
+        torch.testing.assert_close(d_pix2pix_loss(loss, real, fake), want_d)
+        torch.testing.assert_close(g_pix2pix_loss(loss, fake), crit(fake, ones))

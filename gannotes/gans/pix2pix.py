@@ -30,7 +30,13 @@ from ..losses import OBJECTIVES, check_unconstrained, l1_loss, objective
 from ..models import config_for
 from .family import Family, StepContext, frozen
 
-__all__ = ["Pix2Pix", "Pix2PixTrainConfig", "check_translation_inputs"]
+__all__ = [
+    "Pix2Pix",
+    "Pix2PixTrainConfig",
+    "check_translation_inputs",
+    "d_pix2pix_loss",
+    "g_pix2pix_loss",
+]
 
 
 @dataclass
@@ -61,6 +67,27 @@ class Pix2PixTrainConfig(TrainerConfig):
 
     def model_cfg(self):
         return config_for(self.model, self.dataset, **self.model_config)
+
+
+# The least-squares pair of gannotes.losses is LSGAN's (Mao et al. 2017, Eq. 2), with a 1/2 on
+# each player's loss; the pix2pix authors' GANLoss is the plain mean squared error.
+_HALVED = ("least-squares",)
+
+
+def d_pix2pix_loss(loss: str, real_scores: torch.Tensor, fake_scores: torch.Tensor):
+    """D's loss as pix2pix weighs it: half the sum of its real and fake terms. "We divide the
+    objective by 2 while optimizing D, which slows down the rate at which D learns relative to
+    G" (Sec. 3.3); the authors' code: ``0.5 * (loss_D_real + loss_D_fake)``, for the logistic
+    and the least-squares objective alike (the least-squares pair already carries the half)."""
+    d = objective(loss).d_loss(real_scores, fake_scores)
+    return d if loss in _HALVED else 0.5 * d
+
+
+def g_pix2pix_loss(loss: str, fake_scores: torch.Tensor) -> torch.Tensor:
+    """G's adversarial term as pix2pix weighs it against lambda L1: the objective's per-sample
+    loss of the fakes against the real label, without LSGAN's 1/2 (as the CycleGAN family)."""
+    g = objective(loss).g_loss(fake_scores)
+    return 2 * g if loss in _HALVED else g
 
 
 def check_translation_inputs(x: Any) -> torch.Tensor:
@@ -121,9 +148,7 @@ class Pix2Pix(Family):
             with ctx.autocast():
                 real_scores = D(x, y)  # [N, 1, 7, 7]: one score per patch
                 fake_scores = D(x, fake.detach())  # D's update must not reach G
-                # "we divide the objective by 2 while optimizing D, which slows down the rate at
-                # which D learns relative to G" (Sec. 3.3)
-                loss_d = 0.5 * obj.d_loss(real_scores, fake_scores)
+                loss_d = d_pix2pix_loss(cfg.loss, real_scores, fake_scores)
             stats["grad_norm_d"] = ctx.optimizer_step(self.optimizers["D"], loss_d)
             stats["loss_d"] = loss_d.detach()
             real_scores, fake_scores = real_scores.detach().float(), fake_scores.detach().float()
@@ -136,7 +161,7 @@ class Pix2Pix(Family):
                 l1 = l1_loss(fake, y)
                 loss_g = cfg.l1 * l1
                 if not cfg.l1_only:
-                    loss_gan = obj.g_loss(D(x, fake))
+                    loss_gan = g_pix2pix_loss(cfg.loss, D(x, fake))
                     loss_g = loss_gan + loss_g  # Eq. 4: L_cGAN + lambda L_L1
                     stats["loss_gan"] = loss_gan.detach()
             stats["grad_norm_g"] = ctx.optimizer_step(self.optimizers["G"], loss_g)
