@@ -426,3 +426,25 @@ def test_image_tricks_run_on_dcgan():
     assert len(h["loss_d"]) == 2 and all(math.isfinite(v) for v in h["loss_d"] + h["loss_g"])
     assert t.D.net[0].in_channels == 2  # packs of 2 single-channel images
     assert isinstance(TrainConfig().pack, int)
+
+
+def test_r1_with_packing_is_r1_on_the_packs_d_judges():
+    """R1 = gamma/2 E|grad D|^2 over D's inputs: with PacGAN those are the N/m packs, so the
+    penalty is autograd's on the packed batch (the mean over the N samples was m times too
+    small)."""
+    from gannotes.gans.classic import StepOptions, adversarial_step
+    from gannotes.tricks import pack
+
+    torch.manual_seed(0)
+    G = torch.nn.Linear(3, 2)
+    D = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    real = torch.randn(8, 2)
+    packed = pack(real, 2).requires_grad_(True)  # [4, 4]
+    (grad,) = torch.autograd.grad(D(packed).sum(), packed)
+    want = 0.5 * 3.0 * grad.square().sum(1).mean()
+    opt_g = torch.optim.SGD(G.parameters(), lr=0.0)
+    opt_d = torch.optim.SGD(D.parameters(), lr=0.0)
+    stats = adversarial_step(
+        G, D, opt_g, opt_d, [real], lambda n: torch.randn(n, 3), options=StepOptions(pack=2, r1=3.0)
+    )
+    torch.testing.assert_close(stats["r1"], want.detach())

@@ -399,7 +399,10 @@ def adversarial_step(
                 loss_d = loss_d + opts.class_weight * loss_c
                 stats["class_acc_real"] = (real_logits.argmax(1) == cond[0]).float().mean()
             if opts.r1:
-                penalties["r1"] = r1_penalty(real_scores, real, opts.r1, ctx.grad_scale)
+                # R1 on what D judges: with PacGAN each of the N/m packs' gradient holds its
+                # m samples', so the mean over packs is m times the mean over samples
+                gamma = opts.r1 * opts.pack
+                penalties["r1"] = r1_penalty(real_scores, real, gamma, ctx.grad_scale)
                 loss_d = loss_d + penalties["r1"]
             if opts.gp:
                 # interpolates between real and fake images, judged with the real labels
