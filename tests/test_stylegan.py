@@ -325,11 +325,20 @@ def test_lazy_r1_runs_every_nth_step_in_the_main_step_with_adams_settings_unchan
     one: lr 0.8x, betas ** 0.8 with N = 4)."""
     import gannotes.gans.stylegan as sg
 
-    calls = []
+    calls, applied = [], []
     real = sg.r1_penalty
-    monkeypatch.setattr(sg, "r1_penalty", lambda *a: calls.append(a[2]) or real(*a))
+
+    def r1_penalty(*a):
+        calls.append(a[2])
+        value = real(*a)
+        applied.append(float(value))
+        return value
+
+    monkeypatch.setattr(sg, "r1_penalty", r1_penalty)
     t = Trainer(
-        default_config("stylegan", **SMALL, r1=0.5, r1_every=4, pl_weight=2.0, lr_decay=""),
+        default_config(
+            "stylegan", **{**SMALL, "log_every": 9}, r1=0.5, r1_every=4, pl_weight=2.0, lr_decay=""
+        ),
         data=images,
         device="cpu",
     )
@@ -338,6 +347,9 @@ def test_lazy_r1_runs_every_nth_step_in_the_main_step_with_adams_settings_unchan
         opt.register_step_post_hook(lambda *_, name=name: steps.__setitem__(name, steps[name] + 1))
     t.run(steps=9, progress=False)
     assert calls == [2.0, 2.0, 2.0]  # steps 0, 4, 8; gamma times r1_every
+    # the penalty is logged as 0 on the steps it skips (as the classic family logs it): a row's
+    # mean over 9 steps is the penalty's average per step, not its value on the steps it ran
+    assert t.history["r1"][0] == pytest.approx(sum(applied) / len(applied) * 3 / 9, rel=1e-5)
     assert steps == {"G": 9, "D": 9}  # one step of each per training step, penalty or not
     cfg = t.config
     for name, lr in (("D", cfg.lr_d), ("G", cfg.lr_g)):

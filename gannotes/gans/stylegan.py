@@ -269,6 +269,13 @@ class StyleGAN(Family):
                 stats["r1"] = r1.detach()
                 loss_d = loss_d + r1
         stats["grad_norm_d"] = ctx.optimizer_step(self.optimizers["D"], loss_d)
+        # a lazy penalty is 0 on the steps it skips, as in the classic family: a history row's
+        # mean is then the penalty's average per step
+        zero = torch.zeros((), device=loss_d.device)
+        if cfg.r1 > 0:
+            stats.setdefault("r1", zero)
+        if cfg.pl_weight > 0:
+            stats.setdefault("pl_penalty", zero)
         stats["loss_d"], stats["loss_g"] = loss_d.detach(), loss_g.detach()
         stats["d_real"] = torch.sigmoid(real_logits.detach().float()).mean()
         stats["d_fake"] = torch.sigmoid(fake_logits.detach().float()).mean()
