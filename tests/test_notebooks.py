@@ -1240,6 +1240,24 @@ def _check_05(r: dict) -> None:
     # density gains less than psi = 0.7 does
     z = r["truncation_z"]
     assert z["0.5"]["density"] - z["inf"]["density"] < w["0.7"]["density"] - w["1"]["density"]
+    # "Recall does not: it rises again at 0.3" (0.189 at 0.4, 0.266 at 0.3); "coverage ...
+    # keeps falling through 0.4 and 0.3" (0.533, 0.457, 0.348); "the median radius falls
+    # steadily with psi" (7.86 ... 4.55); "at psi = 0.3 the largest radius is the widest of the
+    # table" (23.3); "a far larger share of the recall comes from the widest 5% of the balls
+    # alone than at psi = 1" (0.227 against 0.035); "with the other two seeds recall keeps
+    # falling from 0.4 to 0.3" (0.178 -> 0.061, 0.206 -> 0.150)
+    assert w["0.3"]["recall"] > w["0.4"]["recall"]
+    assert w["0.5"]["coverage"] > w["0.4"]["coverage"] > w["0.3"]["coverage"]
+    rise = r["recall_rise"]
+    median = [rise["median_radius"][p] for p in ("1", "0.9", "0.8", "0.7", "0.6", "0.5", "0.4")]
+    assert median == sorted(median, reverse=True) and rise["median_radius"]["0.3"] < median[-1]
+    assert rise["largest_radius"]["0.3"] == max(rise["largest_radius"].values())
+    widest = rise["recalled_only_by_widest_5pct"]
+    assert widest["0.3"] > 3 * widest["1"] and widest["0.3"] > 0.5 * w["0.3"]["recall"]
+    by_seed = rise["recall_04_03_by_seed"]
+    assert sorted(by_seed) == ["0", "1", "2"]
+    assert [round(v, 4) for v in by_seed["0"]] == [w["0.4"]["recall"], w["0.3"]["recall"]]
+    assert all(by_seed[s][1] < by_seed[s][0] for s in ("1", "2"))
     # style mixing: the coarse styles keep the class, the first style alone does not
     m = r["mixing_keeps_class"]
     coarse = m["3"]["coarse seed's class"]
