@@ -585,9 +585,11 @@ def test_02_one_minute_table_is_the_recorded_benchmark():
     flat = " ".join(text.split())
     secs = sorted(round(60 * r["train_min"]) for r in grid)
     assert f"{secs[0]}-{secs[-1]} s, machine busy (42-49 s idle)" in flat
-    assert "8,000 steps take 42-49 s of training time" in " ".join(
-        (ROOT / "benchmarks/toy_recipe.md").read_text().split()
-    )
+    recipe_md = " ".join((ROOT / "benchmarks/toy_recipe.md").read_text().split())
+    assert "8,000 steps take 42-49 s of training time" in recipe_md
+    # the plain GAN's row, "18.3 (17, 23, 15) | 7.2% | 26 CPU-s", is the screen's plain row
+    assert "| plain | grid | 8000 | 3 | 18.33 (17, 23, 15) | 0.072 | 26.2 |" in recipe_md
+    assert "| 18.3 (17, 23, 15) | 7.2% | 26 CPU-s |" in flat
     assert all(r["load_avg_1min"] > 1 for r in grid)
     short = sorted((r for r in grid if r["steps"] < 8000), key=lambda r: r["seed"])
     said = " and ".join(str(r["seed"]) for r in short) + " stopped at steps "
