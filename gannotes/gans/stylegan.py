@@ -26,7 +26,9 @@ optimizers take ``lr_g``, ``lr_d`` and ``betas`` as they are.
 Sampling draws z and one noise map per style layer from the seed on the CPU, so a sample is
 the same on every device; ``truncation < 1`` pulls w towards ``w_avg`` (the truncation trick)
 and :meth:`StyleGAN.mix` puts two seeds' styles in one image. Images are clamped to [-1, 1]
-when sampled (the network has no tanh, as in StyleGAN).
+when sampled: StyleGAN's generator has no tanh; the course's recipe adds one (``model_config``
+``tanh``, on by default: it measured better at a CPU budget, see ``default_config``), and the
+clamp is then a no-op.
 """
 
 from __future__ import annotations

@@ -28,8 +28,10 @@ resolution is ``layers`` (default 2, 2, 2). A style layer is one of two kinds (`
   convolve with the shared weight, scale the output by the demodulation coefficients.
 
 Every layer uses the *equalised learning rate* (Karras et al. 2018, Sec. 4.1): weights are
-drawn from N(0, 1) and scaled at run time by He's constant ``1/sqrt(fan_in)``, so that Adam's
-steps are the same size relative to every layer's scale. The mapping network's rate is
+drawn from N(0, 1) and scaled at run time by ``1/sqrt(fan_in)``, so that Adam's steps are the
+same size relative to every layer's scale. That is StyleGAN2's code; ProGAN scales by He's
+constant ``sqrt(2/fan_in)`` itself, and StyleGAN2 puts the ``sqrt(2)`` after each leaky ReLU
+(its activation gain) instead, as this file does. The mapping network's rate is
 multiplied by ``lr_mul = 0.01`` the same way (the paper's Appendix C). The mapping network keeps
 ``w_avg``, a moving average of w (decay 0.995), in a buffer: the centre of the *truncation
 trick* ``w' = w_avg + psi (w - w_avg)``.
