@@ -75,16 +75,32 @@ def _old_ema_update_(ema_model, model, decay):
         b_ema.copy_(b)
 
 
+def _old_r1_penalty(real_logits, reals, gamma, scale=1.0):
+    """The old engine's R1 under PacGAN: the mean over the N samples, not over the N/m packs D
+    judges (the classic step now multiplies gamma by m: R1 on the packs)."""
+    from gannotes.losses import r1_penalty
+
+    return r1_penalty(real_logits, reals, gamma * len(real_logits) / len(reals), scale)
+
+
+@pytest.fixture
+def old_engine_rules(monkeypatch):
+    """The two rules the old engine had and today's corrects, for comparing with its numbers."""
+    import gannotes.gans.classic
+    import gannotes.training
+
+    monkeypatch.setattr(gannotes.training, "ema_update_", _old_ema_update_)
+    monkeypatch.setattr(gannotes.gans.classic, "r1_penalty", _old_r1_penalty)
+
+
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_the_old_engines_runs_give_the_same_numbers(name, images, tmp_path, monkeypatch):
+def test_the_old_engines_runs_give_the_same_numbers(name, images, tmp_path, old_engine_rules):
     """A run of 40 steps, and a version-1 checkpoint of the old engine (written at step 20)
     resumed to 40, both equal the old engine's own 40-step run: samples, G's weights, history
     and snapshot steps. The toy run has every trick on (EMA, packing, R1, noise, ...). The
     samples come from the EMA of a BatchNorm generator in the DCGAN run, whose running
-    statistics the old engine copied: its EMA rule stands in for today's."""
-    import gannotes.training
-
-    monkeypatch.setattr(gannotes.training, "ema_update_", _old_ema_update_)
+    statistics the old engine copied, and the toy run packs with R1 on: the old engine's rules
+    for those two stand in for today's (old_engine_rules)."""
     model, dataset, overrides = RUNS[name]
     expected = torch.load(FIXTURES / f"v1_{name}_expected.pt", weights_only=True)
     data = images if dataset == "fashion-mnist" else None
@@ -113,7 +129,9 @@ def test_the_old_engines_runs_give_the_same_numbers(name, images, tmp_path, monk
     assert resumed.config.loss == overrides["g_loss"] == resumed.config.g_loss
 
 
-def test_a_version_1_run_directory_resumes_from_the_command_line(tmp_path, capsys):
+def test_a_version_1_run_directory_resumes_from_the_command_line(
+    tmp_path, capsys, old_engine_rules
+):
     run_dir = tmp_path / "ring"
     run_dir.mkdir()
     shutil.copy(FIXTURES / "v1_toy.pt", run_dir / "checkpoint.pt")
