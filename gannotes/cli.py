@@ -18,6 +18,7 @@
     python -m gannotes sample runs/style --n 5000 --out s.npy --truncation 0.7
     python -m gannotes mix runs/style --coarse-seed 0 --fine-seed 1000 --crossover coarse --n 200 --out m.npy
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/bf16 --minutes 3 --precision bf16
+    python -m gannotes train dcgan --dataset fashion-mnist --out runs/sneakers --minutes 3 --classes 7
     torchrun --nproc_per_node 2 -m gannotes train dcgan --dataset fashion-mnist --steps 40 --out runs/ddp
     python -m gannotes bench --family dcgan stylegan --precision fp32 bf16 --channels-last --profile
     python -m gannotes sample runs/dcgan --n 1000 --out marked.npy --watermark alice
@@ -63,6 +64,24 @@ def _number(rng):
         if value not in rng:  # also refuses nan and inf
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
         return value
+
+    return parse
+
+
+def _listed(rng):
+    """An argparse type: comma-separated numbers, each within ``rng`` ("0,2,4" -> (0, 2, 4))."""
+    one = _number(rng)
+
+    def parse(text: str):
+        try:
+            items = [item.strip() for item in text.split(",")]
+            if not all(items):
+                raise argparse.ArgumentTypeError("an empty item")
+            return tuple(one(item) for item in items)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list, each {rng.describe()}, got {text!r}"
+            ) from None
 
     return parse
 
@@ -114,6 +133,8 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif spec.choices is not None:
             kwargs["choices"] = spec.choices
+        elif spec.many:
+            kwargs["type"] = _listed(spec.range)
         elif spec.range is not None:
             kwargs["type"] = _number(spec.range)
         if isinstance(default, tuple):
@@ -496,8 +517,8 @@ def _train_in_process(args, world) -> int:
             stored = getattr(cfg, name)
             if value != stored:
                 raise GannotesError(
-                    f"{_flag(name)} {_shown(value)} differs from the run's value "
-                    f"{_shown(stored)}; "
+                    f"{_flag(name)} {_shown(value, name)} differs from the run's value "
+                    f"{_shown(stored, name)}; "
                     "a resumed run keeps its options (start a new --out to change them)"
                 )
     else:
@@ -505,7 +526,6 @@ def _train_in_process(args, world) -> int:
             raise GannotesError(
                 f"{args.out} already holds a run; add --resume to continue it, or pick another --out"
             )
-        _check_writable_dir(args.out)  # before training, not when the first checkpoint fails
         seed = 0 if args.seed is None else args.seed
         options = _given_options(args)
         family = family_for_model(args.model)
@@ -515,11 +535,9 @@ def _train_in_process(args, world) -> int:
                 f"{_flag(foreign[0])} does not apply to {args.model} "
                 f"(the {family.name} family has no knob {foreign[0]})"
             )
-        trainer = Trainer(
-            default_config(args.model, args.dataset, seed=seed, **options),
-            args.out,
-            device=args.device,
-        )
+        config = default_config(args.model, args.dataset, seed=seed, **options)  # checks it
+        _check_writable_dir(args.out)  # before training, not when the first checkpoint fails
+        trainer = Trainer(config, args.out, device=args.device)
     main = world is None or world.is_main
     if main:
         processes = f"; {world.world_size} processes ({world.backend})" if world else ""
@@ -611,6 +629,7 @@ def _record_session(args, trainer, world, started: str, from_step: int, seconds:
             "minutes": round(seconds / 60, 3),
             "device": str(trainer.device),
             "data": trainer.data_source,
+            "classes": list(trainer.config.classes) if trainer.config.classes else None,
             "machine": machine(),
         }
     )
@@ -632,8 +651,9 @@ def _flag(name: str) -> str:
     return f"--{spec.flag or name.replace('_', '-')}"
 
 
-def _shown(value) -> str:
-    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+def _shown(value, name: str = "") -> str:
+    many = name in _train_knobs() and _train_knobs()[name][0].many
+    return ("," if many else " ").join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _save_points_png(trainer, samples, path: Path) -> None:

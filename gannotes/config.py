@@ -21,13 +21,14 @@ import math
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 
-from .data import DATASETS
+from .data import CLASSES, DATASETS
 
 __all__ = [
     "PRECISIONS",
     "Knob",
     "Range",
     "TrainerConfig",
+    "check_classes",
     "check_knobs",
     "knob",
     "knobs",
@@ -62,7 +63,7 @@ class Range:
         if self.high is not None:
             lo = "(" if self.low_open else "["
             hi = ")" if self.high_open else "]"
-            return f"a {noun} in {lo}{self.low:g}, {self.high:g}{hi}"
+            return f"{'an' if self.integer else 'a'} {noun} in {lo}{self.low:g}, {self.high:g}{hi}"
         if self.low is None:
             return f"{'an' if self.integer else 'a'} {noun}"
         if (
@@ -94,6 +95,7 @@ class Knob:
     #                              ("int", lo, hi), ("choice", options) or ("toggle",)
     label: str = ""  # the control's label (default: the name)
     rebuild: bool = False  # changing it needs new networks, optimizers or data
+    many: bool = False  # a tuple of any length; its CLI flag takes a comma-separated list
 
     def valid_choices(self) -> str:
         """The valid strings, for errors: "adam, rmsprop" ("'', 'linear', 'cosine'" when one is
@@ -243,12 +245,27 @@ class TrainerConfig:
     seed: int = knob(0, "random seed", flag="", group="run")
     data_limit: int | None = knob(
         None,
-        "use only the first N training images (a small set a GAN can memorise: notebook 09)",
+        "use only the first N training images (a small set a GAN can memorise: notebook 09); "
+        "with --classes, the first N of those classes",
         low=1,
         integer=True,
         optional=True,
         metavar="N",
         group="run",
+    )
+    classes: tuple[int, ...] | None = knob(
+        None,
+        "train on these Fashion-MNIST classes only, e.g. 7 or 0,2,4 (the normal data of "
+        "anomaly detection: notebook 11); default: every class",
+        low=0,
+        high=len(CLASSES),
+        integer=True,
+        optional=True,
+        note=", ".join(f"{i}: {name}" for i, name in enumerate(CLASSES)),
+        many=True,
+        metavar="C[,C...]",
+        group="run",
+        rebuild=True,
     )
     log_every: int = knob(10, "history resolution, in steps", low=1, flag="", group="run")
     snapshot_every: int = knob(
@@ -317,8 +334,43 @@ class TrainerConfig:
             self.betas = tuple(self.betas)  # from JSON or a checkpoint
         if not (isinstance(self.betas, tuple) and len(self.betas) == 2):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if isinstance(self.classes, list):
+            self.classes = tuple(self.classes)  # from JSON
+        elif isinstance(self.classes, int) and not isinstance(self.classes, bool):
+            self.classes = (self.classes,)  # classes=7: one class
         check_knobs(self)
         self.check()
 
     def check(self) -> None:
         """Checks that involve more than one knob; families extend it."""
+        if self.classes is not None:
+            check_classes(self.classes, self.dataset, self.family)
+
+
+def check_classes(classes: Any, dataset: str, family: str = "classic") -> None:
+    """Raise ValueError (one line) unless ``classes`` is a valid subset of Fashion-MNIST's
+    classes to train ``family`` on ``dataset``: a tuple of distinct labels in 0-9, not empty,
+    for an unconditional family on fashion-mnist (the other image sets are translation pairs or
+    fixed domains, the toy sets have no classes, and a conditional GAN learns every class)."""
+    valid = f"valid: 0-{len(CLASSES) - 1}"
+    if not isinstance(classes, tuple) or not classes:
+        raise ValueError(f"classes must name at least one class ({valid}), got {classes!r}")
+    for c in classes:
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < len(CLASSES):
+            raise ValueError(f"unknown class {c!r} in classes; {valid}")
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        raise ValueError(
+            f"class {twice[0]} is listed twice in classes {','.join(map(str, classes))}; "
+            "list each class once"
+        )
+    if dataset != "fashion-mnist":
+        raise ValueError(
+            f"classes picks Fashion-MNIST classes to train on; it does not apply to {dataset} "
+            "(use --dataset fashion-mnist)"
+        )
+    if family == "conditional":
+        raise ValueError(
+            "classes does not apply to the conditional family: a cGAN learns every class "
+            "(draw one class with `sample --label C`); train dcgan or stylegan on a subset"
+        )

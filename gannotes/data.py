@@ -47,6 +47,7 @@ __all__ = [
     "read_idx",
     "ring",
     "ring_centres",
+    "select_classes",
     "toy_centres",
     "toy_data",
     "TOY_STD",
@@ -256,7 +257,10 @@ def load_fashion_mnist(
 
 
 def dataset_tensors(
-    dataset: str, split: str = "train", limit: int | None = None
+    dataset: str,
+    split: str = "train",
+    limit: int | None = None,
+    classes: tuple[int, ...] | None = None,
 ) -> tuple[dict[str, torch.Tensor], str]:
     """The fields of an image dataset, aligned by index, and where they came from.
 
@@ -276,10 +280,15 @@ def dataset_tensors(
       each in training, 1,000 in test; truncated to the shorter). ``images`` and ``labels``
       hold both classes. A translation has no true partner here: success is being classified
       as the other class while keeping the input's pose and size.
+
+    ``classes`` keeps only the images of those labels (e.g. ``(7,)``: the sneakers), then
+    ``limit`` the first ``limit`` of them: the normal data of anomaly detection.
     """
     if dataset not in IMAGE_DATASETS:
         raise ValueError(f"{dataset!r} is not an image dataset; valid: {', '.join(IMAGE_DATASETS)}")
-    fm = load_fashion_mnist(split, limit=limit)
+    fm = load_fashion_mnist(split, limit=None if classes else limit)
+    if classes:
+        fm = select_classes(fm, classes, limit)
     fields = {"images": fm.images, "labels": fm.labels}
     source = fm.source
     if dataset == "edges2fashion":
@@ -310,6 +319,18 @@ def dataset_tensors(
         }
         source = f"Sneaker and Ankle boot images of {fm.source}"
     return fields, source
+
+
+def select_classes(
+    fm: FashionMNIST, classes: tuple[int, ...], limit: int | None = None
+) -> FashionMNIST:
+    """The images of ``fm`` whose label is one of ``classes``, in their order, the first
+    ``limit`` of them; its source says which classes."""
+    keep = torch.isin(fm.labels, torch.tensor(classes, dtype=fm.labels.dtype))
+    images, labels = fm.images[keep][:limit], fm.labels[keep][:limit]
+    names = ", ".join(f"{c} {CLASSES[c]}" for c in classes)
+    source = f"classes {names} of {fm.source}"
+    return FashionMNIST(images, labels, fm.split, source, fm.path)
 
 
 def _try_download(split, download, tried) -> tuple[str, Path, tuple[Path, Path]] | None:

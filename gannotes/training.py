@@ -357,10 +357,13 @@ class Trainer:
         if config.dataset in IMAGE_DATASETS:
             if data is None:
                 data, self.data_source = dataset_tensors(
-                    config.dataset, "train", limit=config.data_limit
+                    config.dataset, "train", limit=config.data_limit, classes=config.classes
                 )
             else:
                 self.data_source = "tensors given to Trainer"
+                if config.classes:
+                    data = _select_classes(data, config.classes)
+                    self.data_source += f" (classes {','.join(map(str, config.classes))})"
             self.data = self._check_data(data, family_cls)
         else:
             self.data_source = f"{config.dataset} toy distribution"
@@ -993,6 +996,15 @@ class Trainer:
         trainer = cls(config, out_dir=run_dir, device=device, data=data)
         trainer.load_state_dict(state)
         return trainer
+
+
+def _select_classes(data: Any, classes: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """The examples of ``data`` (a dict of aligned fields with ``labels``) of those classes."""
+    if not isinstance(data, dict) or "labels" not in data:
+        raise ValueError("config.classes filters by label: give the Trainer data with 'labels'")
+    labels = data["labels"]
+    keep = torch.isin(labels, torch.tensor(classes, dtype=labels.dtype, device=labels.device))
+    return {name: t[keep] for name, t in data.items()}
 
 
 def _check_network_state(name: str, net: nn.Module, saved: dict[str, torch.Tensor]) -> None:
