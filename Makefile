@@ -40,12 +40,12 @@ help:
 	@echo "Also: make lint | clean-notebooks | check-notebooks | data | clean"
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) TORCH_SPEC=$(TORCH_SPEC) LAB_ARGS= PYTEST_ARGS= JOBS=$(JOBS)"
 
-# Create the venv and install the package with its notebook and test extras.
+# Create the venv and install the package with its notebook, test and tensorboard extras.
 # Re-runs when pyproject.toml changes; delete $(STAMP) to force it.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -e ".[lab,test]"
+	$(BIN)/python -m pip install -e ".[lab,test,tensorboard]"
 	$(BIN)/python -m pip install --no-deps "pytorch-fid>=0.3" "torch-fidelity>=0.3"
 	touch $@
 

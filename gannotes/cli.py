@@ -19,6 +19,7 @@
     python -m gannotes mix runs/style --coarse-seed 0 --fine-seed 1000 --crossover coarse --n 200 --out m.npy
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/bf16 --minutes 3 --precision bf16
     python -m gannotes train dcgan --dataset fashion-mnist --out runs/sneakers --minutes 3 --classes 7
+    python -m gannotes train dcgan --dataset fashion-mnist --out runs/dcgan --minutes 3 --tensorboard runs/tb
     torchrun --nproc_per_node 2 -m gannotes train dcgan --dataset fashion-mnist --steps 40 --out runs/ddp
     python -m gannotes bench --family dcgan stylegan --precision fp32 bf16 --channels-last --profile
     python -m gannotes sample runs/dcgan --n 1000 --out marked.npy --watermark alice
@@ -164,6 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write TensorBoard curves, sample grids and weight histograms to DIR/<name of "
+        '--out> (tensorboard --logdir DIR); needs pip install -e ".[tensorboard]"',
+    )
+    train.add_argument(
+        "--tensorboard-every",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="steps between TensorBoard's quality points, sample grids and histograms "
+        "(default 200; its scalars are written at every history row)",
+    )
     _add_train_options(train)
 
     sample = sub.add_parser("sample", help="draw samples from a trained generator into a .npy")
@@ -501,6 +517,12 @@ def _train_in_process(args, world) -> int:
     from .viz import save_image_grid
 
     ckpt = args.out / CHECKPOINT_NAME
+    if args.tensorboard is not None:
+        from .board import require_tensorboard
+
+        require_tensorboard()  # before anything is trained or written
+    elif args.tensorboard_every is not None:
+        raise GannotesError("--tensorboard-every needs --tensorboard DIR")
     if args.resume:
         if not ckpt.exists():
             raise GannotesError(f"--resume: no {CHECKPOINT_NAME} in {args.out}; train without it")
@@ -536,6 +558,8 @@ def _train_in_process(args, world) -> int:
                 f"(the {family.name} family has no knob {foreign[0]})"
             )
         config = default_config(args.model, args.dataset, seed=seed, **options)  # checks it
+        if args.tensorboard is not None:
+            _check_writable_dir(args.tensorboard, "--tensorboard")
         _check_writable_dir(args.out)  # before training, not when the first checkpoint fails
         trainer = Trainer(config, args.out, device=args.device)
     main = world is None or world.is_main
@@ -555,9 +579,16 @@ def _train_in_process(args, world) -> int:
             f"{trainer.config.precision}{processes}{compiled}; from step {trainer.step}",
             file=sys.stderr,
         )
+    board = None
+    if args.tensorboard is not None and main:
+        from .board import DEFAULT_EVERY, TensorBoardCallback
+
+        _check_writable_dir(args.tensorboard, "--tensorboard")  # (a resumed run's too)
+        every = args.tensorboard_every or DEFAULT_EVERY
+        board = TensorBoardCallback(trainer, args.tensorboard, name=args.out.name, every=every)
     started, from_step, elapsed = _utc_now(), trainer.step, trainer.elapsed
     try:
-        trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet)
+        trainer.run(steps=args.steps, minutes=args.minutes, progress=not args.quiet, callback=board)
     except TrainingInterrupted as stop:  # Ctrl-C: the step finished and the checkpoint is saved
         if main:
             write_json(args.out / "history.json", trainer.history)
@@ -570,6 +601,9 @@ def _train_in_process(args, world) -> int:
                 file=sys.stderr,
             )
         return 130  # a shell's code for a run stopped by SIGINT
+    finally:
+        if board is not None:
+            board.close()
     trainer.save()
     if not main:
         return 0  # rank 0 writes the history, samples and summary
