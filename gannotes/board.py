@@ -143,8 +143,10 @@ class TensorBoardCallback:
             for tag, value in self.quality(trainer).items():
                 self.writer.add_scalar(tag, value, step)
             self._samples(trainer, step)
-        for net_name in trainer.optimizers:  # the trained networks (not their EMA copies)
-            for param_name, p in trainer.networks[net_name].named_parameters():
+        for net_name, net in trainer.networks.items():
+            if net_name.endswith("_ema"):
+                continue  # the trained networks, not their EMA copies
+            for param_name, p in net.named_parameters():
                 self.writer.add_histogram(
                     f"weights/{net_name}/{param_name}", p.detach().float().cpu(), step
                 )

@@ -99,6 +99,23 @@ def test_a_toy_run_writes_mode_coverage_and_a_scatter_plot(tmp_path):
     assert [e.step for e in events.Images("samples/fixed")] == [10]
 
 
+@pytest.mark.parametrize("model,dataset", [("cgan", "fashion-mnist"), ("cyclegan", "sneaker2boot")])
+def test_every_family_writes_its_board(tmp_path, model, dataset):
+    """Families with labelled inputs or two generators: their own statistics, every network's
+    weights (cyclegan's optimizer "G" steps two networks, G_ab and G_ba)."""
+    cfg = default_config(model, dataset, batch_size=8, log_every=2, data_limit=200)
+    trainer = Trainer(cfg, None, device="cpu")
+    with TensorBoardCallback(trainer, tmp_path, name=model, every=2, n_quality=200) as board:
+        trainer.run(steps=2, progress=False, callback=board)
+    events = _read(tmp_path / model)
+    row = {k: v[-1] for k, v in trainer.history.items() if k not in ("step", "seconds")}
+    for key, value in row.items():
+        assert [e.value for e in events.Scalars(scalar_tag(key))] == pytest.approx([value])
+    networks = [n for n in trainer.networks if not n.endswith("_ema")]
+    assert {t.split("/")[1] for t in events.Tags()["histograms"]} == set(networks)
+    assert [e.step for e in events.Images("samples/fixed")] == [2]
+
+
 def test_a_resumed_run_continues_its_curves_without_a_step_twice(tmp_path):
     """Session 1 trains to 15 but its last checkpoint is at 10 (as if it crashed at 15); the
     resumed session trains 10 -> 20 again: the board shows each step once, with the values of
