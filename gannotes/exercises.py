@@ -22,7 +22,7 @@ Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_projection_score``; 04 ``check_cycle_loss``, ``check_identity_loss``; 05
 ``check_modulation``, ``check_truncation``; 06 ``check_gradient_penalty``; 07 ``check_fid``,
 ``check_game``; 08 ``check_unscale``, ``check_payback``; 09 ``check_roc_auc``,
-``check_threshold``.
+``check_threshold``; 11 ``check_fanogan_score``, ``check_nn_distance``.
 
 Every exercise also has a solution the learner can reveal when stuck (``gannotes.solutions``,
 re-exported here): ``solution("smooth_targets")`` prints our code for ``check_smooth_targets``'s
@@ -76,6 +76,8 @@ __all__ = [
     "check_roc_auc",
     "check_smooth_targets",
     "check_threshold",
+    "check_fanogan_score",
+    "check_nn_distance",
     "check_to_bytes",
     "check_truncation",
     "check_unscale",
@@ -1309,3 +1311,100 @@ def check_threshold(fn: Any, say: Say = print) -> bool | None:
         "probability at most fpr, whatever the image shows"
     )
     return True
+
+
+# ----------------------------------------------------------------------------- notebook 11
+
+
+def _score_context(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(5, 1, 28, 28, generator=g) * 2 - 1
+    rec = torch.rand(5, 1, 28, 28, generator=g) * 2 - 1
+    f_x, f_rec = torch.randn(5, 12, generator=g), torch.randn(5, 12, generator=g)
+    return x, rec, f_x, f_rec
+
+
+@_stub_is_not_attempted
+def check_fanogan_score(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(x, rec, f_x, f_rec, kappa) -> scores [N]`` with f-AnoGAN's anomaly score
+    (Schlegl et al. 2019, eq. 10): the mean squared pixel residual of each image plus kappa
+    times the mean squared residual of D's features.
+
+    Hints for: one number for the batch, sums instead of means, absolute values (AnoGAN's L1),
+    kappa left out or on the wrong term.
+    """
+    if fn is None:
+        say("not attempted yet: define my_fanogan_score and run the cell again")
+        return None
+    x, rec, f_x, f_rec = _score_context()
+    pixel = (x - rec).pow(2).flatten(1).mean(1).double()
+    feature = (f_x - f_rec).pow(2).mean(1).double()
+    for kappa in (1.0, 0.5):
+        want = pixel + kappa * feature
+        try:
+            got = _call(fn, "my_fanogan_score", x, rec, f_x, f_rec, kappa)
+            if isinstance(got, torch.Tensor) and got.numel() == 1:
+                raise _NotYet("one score per image, not one for the batch: return shape (5,)")
+            got = _tensor_answer(got, "my_fanogan_score", (5,))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if torch.allclose(got, want, rtol=1e-5, atol=1e-8):
+            continue
+        pix_sum = (x - rec).pow(2).flatten(1).sum(1).double()
+        feat_sum = (f_x - f_rec).pow(2).sum(1).double()
+        l1 = (x - rec).abs().flatten(1).mean(1) + kappa * (f_x - f_rec).abs().mean(1)
+        if torch.allclose(got, pix_sum + kappa * feat_sum, rtol=1e-5):
+            say("not yet: average over the pixels (1/n) and over the features (1/n_d), not sum")
+        elif torch.allclose(got, l1.double(), rtol=1e-5):
+            say("almost: that is an L1 residual (AnoGAN's); f-AnoGAN squares the residuals")
+        elif torch.allclose(got, pixel + feature, rtol=1e-5) or torch.allclose(
+            got, kappa * pixel + feature, rtol=1e-5
+        ):
+            say("almost: kappa weighs the feature residual only: pixel + kappa * feature")
+        else:
+            say("not yet: per image, mean((x - rec)^2) + kappa * mean((f_x - f_rec)^2)")
+        return False
+    say(
+        "correct: an image the GAN cannot reproduce, in pixels or in what its discriminator "
+        "sees, scores high"
+    )
+    return True
+
+
+@_stub_is_not_attempted
+def check_nn_distance(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(normal, x) -> distances [N]`` (rows: flattened images) with the Euclidean
+    distance from each row of ``x`` to its nearest row of ``normal``: the pixel
+    nearest-neighbour baseline.
+
+    Hints for: squared distances, the farthest instead of the nearest, the mean distance.
+    """
+    if fn is None:
+        say("not attempted yet: define my_nn_distance and run the cell again")
+        return None
+    g = torch.Generator().manual_seed(1)
+    normal, x = torch.randn(9, 16, generator=g), torch.randn(4, 16, generator=g)
+    x[0] = normal[3]  # an image seen in training: distance 0
+    d = ((x[:, None, :] - normal[None, :, :]) ** 2).sum(-1).double()  # [4, 9] squared
+    want = d.min(1).values.sqrt()
+    try:
+        got = _tensor_answer(_call(fn, "my_nn_distance", normal, x), "my_nn_distance", (4,))
+    except _NotYet as e:
+        say(f"not yet: {e}")
+        return False
+    if torch.allclose(got, want, rtol=1e-5, atol=1e-5):
+        say(
+            "correct: the distance to the closest normal image; a test image that copies a "
+            "training image scores 0"
+        )
+        return True
+    if torch.allclose(got, want**2, rtol=1e-5, atol=1e-5):
+        say("almost: those are squared distances: take the square root")
+    elif torch.allclose(got, d.max(1).values.sqrt(), rtol=1e-5):
+        say("not yet: the *nearest* normal image: min over the normal rows, not max")
+    elif torch.allclose(got, d.sqrt().mean(1), rtol=1e-5):
+        say("not yet: the nearest normal image, not the mean distance to all of them")
+    else:
+        say("not yet: torch.cdist(x, normal) gives every distance; take the min of each row")
+    return False

@@ -203,6 +203,22 @@ def my_threshold(fpr):
     return math.sqrt(2 * math.log(1 / fpr))
 
 
+# ----------------------------------------------------------------------------- notebook 11
+
+
+def my_fanogan_score(x, rec, f_x, f_rec, kappa):
+    """f-AnoGAN's score per image: mean squared pixel residual + kappa * feature residual."""
+    pixel = ((x - rec) ** 2).flatten(1).mean(1)  # [N]: 1/n ||x - G(E(x))||^2
+    feature = ((f_x - f_rec) ** 2).mean(1)  # [N]: 1/n_d ||f(x) - f(G(E(x)))||^2
+    return pixel + kappa * feature
+
+
+def my_nn_distance(normal, x):
+    """Euclidean distance from each row of x to its nearest row of normal."""
+    d2 = ((x[:, None, :] - normal[None, :, :]) ** 2).sum(-1)  # [N, M] squared distances
+    return d2.min(1).values.sqrt()
+
+
 # ----------------------------------------------------------------------------- solution()
 
 
@@ -235,6 +251,8 @@ SOLUTIONS: dict[str, Solution] = {
     "unscale": Solution("08", my_unscale),
     "roc_auc": Solution("09", my_roc_auc),
     "threshold": Solution("09", my_threshold),
+    "fanogan_score": Solution("11", my_fanogan_score),
+    "nn_distance": Solution("11", my_nn_distance),
 }
 
 

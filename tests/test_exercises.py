@@ -24,12 +24,14 @@ from gannotes.exercises import (
     check_cycle_loss,
     check_d_star,
     check_equilibrium_value,
+    check_fanogan_score,
     check_fid,
     check_g_loss,
     check_game,
     check_gradient_penalty,
     check_identity_loss,
     check_modulation,
+    check_nn_distance,
     check_payback,
     check_projection_score,
     check_roc_auc,
@@ -1008,7 +1010,7 @@ def test_every_checker_has_a_solution():
     assert checkers == set(SOLUTIONS)
     assert exercises.solution is solution  # re-exported next to the checkers
     # each notebook's exercises, as the module docstring lists them
-    assert {s.notebook for s in SOLUTIONS.values()} == {f"{i:02d}" for i in range(10)}
+    assert {s.notebook for s in SOLUTIONS.values()} >= {f"{i:02d}" for i in range(10)} | {"11"}
 
 
 @pytest.mark.parametrize("name", sorted(SOLUTIONS))
@@ -1097,3 +1099,47 @@ def test_game_plays_a_player_through_a_deck(game):
     assert result is False and "my_player raised RuntimeError: oops" in line
     with pytest.raises(ValueError, match="RealOrFakeGame"):
         check_game(lambda image: True, deck=[1, 2], say=len)
+
+
+# ----------------------------------------------------------------------------- notebook 11
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (lambda x, r, fx, fr, k: ((x - r) ** 2).mean() + k * ((fx - fr) ** 2).mean(), "one score"),
+        (
+            lambda x, r, fx, fr, k: ((x - r) ** 2).flatten(1).sum(1) + k * ((fx - fr) ** 2).sum(1),
+            "average over the pixels",
+        ),
+        (
+            lambda x, r, fx, fr, k: (x - r).abs().flatten(1).mean(1) + k * (fx - fr).abs().mean(1),
+            "L1 residual",
+        ),
+        (
+            lambda x, r, fx, fr, k: ((x - r) ** 2).flatten(1).mean(1) + ((fx - fr) ** 2).mean(1),
+            "kappa",
+        ),
+        (lambda x, r, fx, fr, k: ((x - r) ** 2).flatten(1).mean(1), "not yet"),
+        (_stub, "not attempted"),
+    ],
+)
+def test_fanogan_score_mistakes_get_their_hint(answer, says):
+    result, line = feedback(check_fanogan_score, answer)
+    assert result is (None if says == "not attempted" else False) and says in line, line
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (lambda n, x: torch.cdist(x, n).min(1).values ** 2, "squared distances"),
+        (lambda n, x: torch.cdist(x, n).max(1).values, "min over the normal rows"),
+        (lambda n, x: torch.cdist(x, n).mean(1), "not the mean distance"),
+        (lambda n, x: torch.cdist(x, n).min(), "shape (4,)"),
+        (_stub, "not attempted"),
+    ],
+)
+def test_nn_distance_mistakes_get_their_hint(answer, says):
+    result, line = feedback(check_nn_distance, answer)
+    assert result is (None if says == "not attempted" else False) and says in line, line
+    assert feedback(check_nn_distance, lambda n, x: torch.cdist(x, n).min(1).values)[0] is True
