@@ -122,6 +122,8 @@ def test_images_are_checked():
     for bad in (np.zeros((2, 3, 28, 28)), np.zeros((2, 32, 32)), np.zeros((0, 1, 28, 28))):
         with pytest.raises(ValueError, match=r"images must be \[N, 1, 28, 28\]"):
             anomaly.check_images(bad)
+    with pytest.raises(ValueError, match=r"must be in \[-1, 1\].*\[0, 255\]"):
+        anomaly.check_images(np.full((2, 28, 28), 255.0) * (np.arange(2) > 0)[:, None, None])
 
 
 @pytest.fixture(scope="module")
