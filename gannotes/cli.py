@@ -146,6 +146,39 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
         groups.get(spec.group, groups["training"]).add_argument(*flags, **kwargs)
 
 
+def _add_inversion_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `invert` (and of `edit --images`): method, latent space, steps, seed."""
+    from .config import Range
+
+    parser.add_argument(
+        "--method",
+        choices=("optimise", "encoder", "hybrid"),
+        default="optimise",
+        help="optimise (default): gradient steps from the nearest of 2,000 prior draws; encoder: "
+        "one pass of an encoder trained on the generator's samples; hybrid: encoder, then steps",
+    )
+    parser.add_argument(
+        "--space",
+        choices=("z", "w", "w+"),
+        default=None,
+        help="latent space: z (dcgan, the default there), w (stylegan default) or w+ (stylegan)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_number(Range(0, 10_000, integer=True, high_open=False)),
+        default=200,
+        help="default 200",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="prior draws of the start (default 0)")
+    parser.add_argument(
+        "--encoder",
+        type=Path,
+        default=None,
+        metavar="ENC.pt",
+        help="encoder weights: read if the file exists, else trained (its time printed) and saved",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import Range
     from .data import DATASETS
@@ -203,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PSI",
         help="stylegan runs: the truncation trick in W, w_avg + PSI (w - w_avg), PSI in [0, 1] "
         "(default 1: none; lower: more typical, less varied images)",
+    )
+    sample.add_argument(
+        "--ablate",
+        type=Path,
+        default=None,
+        metavar="UNITS.json",
+        help="dcgan and stylegan runs: switch off the units of a `dissect` file while sampling",
     )
     sample.add_argument(
         "--watermark",
@@ -384,6 +424,58 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("images", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
     embed.add_argument("--key", required=True, help="the watermark key (string or integer)")
     embed.add_argument("--out", required=True, type=Path, help="output .npy file")
+
+    invert = sub.add_parser(
+        "invert",
+        help="find the latents of real images (.npy) in a dcgan or stylegan run (GAN inversion)",
+        description="Write the reconstructions of IMAGES (what the generator draws from the "
+        "latents found; gannotes.inversion) and print one JSON line: pixel RMS error, class kept "
+        "(the course's classifier), distance from the latent prior, seconds per image.",
+    )
+    invert.add_argument("run", type=Path, help="run directory or checkpoint file (dcgan, stylegan)")
+    invert.add_argument("images", type=Path, help=".npy file: images [N, 1, 28, 28] in [-1, 1]")
+    invert.add_argument("--out", required=True, type=Path, help="output .npy: the reconstructions")
+    invert.add_argument("--latents", type=Path, default=None, help="also write the latents (.npy)")
+    _add_inversion_options(invert)
+
+    edit = sub.add_parser(
+        "edit",
+        help="walk samples (or inverted real images) of a dcgan or stylegan run toward a class",
+        description="Write N samples of seed S (or the inversions of --images) edited toward class "
+        "C (gannotes.editing.edit_toward): each latent walks toward the nearest latent the "
+        "course's classifier gives class C, and stops a margin past the first point labelled C. "
+        "--strength 0 writes exactly what `sample` (or `invert`) writes. Prints one JSON line.",
+    )
+    edit.add_argument("run", type=Path, help="run directory or checkpoint file (dcgan, stylegan)")
+    edit.add_argument("--toward", required=True, type=int, metavar="C", help="class 0-9")
+    edit.add_argument(
+        "--strength",
+        type=_number(Range(0, 10, high_open=False)),
+        default=1.0,
+        metavar="T",
+        help="how far to walk: 0 none, 1 (default) a margin past the class's border",
+    )
+    edit.add_argument("--n", type=_positive(int), default=None, help="samples (without --images)")
+    edit.add_argument("--images", type=Path, default=None, help=".npy images to invert and edit")
+    edit.add_argument("--out", required=True, type=Path, help="output .npy file")
+    _add_inversion_options(edit)
+
+    dissect = sub.add_parser(
+        "dissect",
+        help="find the units of a generator layer that draw a class (GAN Dissection)",
+        description="Rank the units of one layer of a dcgan or stylegan generator by how much "
+        "switching them off lowers the course's classifier's probability of class C "
+        "(gannotes.dissection), write the top K to a JSON file for `sample --ablate`, and print "
+        "the measured share of class C with them off, and with as many random units off.",
+    )
+    dissect.add_argument(
+        "run", type=Path, help="run directory or checkpoint file (dcgan, stylegan)"
+    )
+    dissect.add_argument("--class", dest="cls", required=True, type=int, metavar="C")
+    dissect.add_argument("--layer", default=None, help="layer name (default: the first)")
+    dissect.add_argument("--top", type=_positive(int), default=None, help="units to keep")
+    dissect.add_argument("--seed", type=int, default=0)
+    dissect.add_argument("--out", required=True, type=Path, help="output .json file")
 
     card = sub.add_parser(
         "card",
@@ -753,7 +845,6 @@ def _save_points_png(trainer, samples, path: Path) -> None:
 
 
 def _sample(args) -> int:
-    import numpy as np
 
     from .checkpoint import GannotesError
     from .training import load_family
@@ -765,7 +856,21 @@ def _sample(args) -> int:
 
         key_seed(args.watermark)  # an empty key fails before any sampling
     family = load_family(args.run)  # any GAN family: its own sampler and inputs
-    what = ""
+    if args.ablate is not None:
+        from .dissection import ablated, load_units
+
+        units = load_units(args.ablate, family)
+        with ablated(family, units["layer"], units["units"]):
+            args.ablate = None
+            return _sample_family(args, family, f", units {units['units']} of {units['layer']} off")
+    return _sample_family(args, family)
+
+
+def _sample_family(args, family, what: str = "") -> int:
+    import numpy as np
+
+    from .checkpoint import GannotesError
+
     if args.truncation is not None:
         stylegan = _stylegan(family, args.run, "--truncation")
         _check_psi(args.truncation)
@@ -799,6 +904,172 @@ def _sample(args) -> int:
     x = x.numpy().astype(np.float32)
     _save_npy(args.out, x)
     print(f"wrote {args.n} samples {list(x.shape)}{what} to {args.out}")
+    return 0
+
+
+def _load_images(path: Path):
+    """Images ``[N, 1, 28, 28]`` from a .npy file, or a one-line error."""
+    from .checkpoint import GannotesError
+    from .features import as_images
+
+    x = _load_samples(path)
+    try:
+        return as_images(x)
+    except ValueError as exc:
+        raise GannotesError(f"{path}: {exc}") from None
+
+
+def _check_out(path: Path, suffix: str = ".npy") -> None:
+    from .checkpoint import GannotesError
+
+    if path.suffix != suffix:
+        raise GannotesError(f"--out must end in {suffix}, got {path}")
+
+
+def _encoder_for(args, space):
+    """The encoder of --encoder (read, or trained and saved), or one trained now."""
+    import io
+
+    import torch
+
+    from .checkpoint import GannotesError, atomic_write_bytes
+    from .inversion import Encoder, train_encoder
+
+    if args.method == "optimise":
+        return None
+    path = args.encoder
+    if path is not None and path.is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            enc = Encoder(tuple(state["shape"]))
+            enc.load_state_dict(state["encoder"])
+        except Exception:
+            raise GannotesError(f"{path} is not an encoder file written by invert") from None
+        if tuple(state["shape"]) != space.shape:
+            raise GannotesError(
+                f"{path} encodes latents {list(state['shape'])}; the {space.space} space of this "
+                f"generator has {list(space.shape)}"
+            )
+        return enc.eval()
+    if path is not None and path.suffix != ".pt":
+        raise GannotesError(f"--encoder must end in .pt, got {path}")
+    enc, seconds = train_encoder(space, seed=args.seed)
+    print(f"trained an encoder for {space.space} in {seconds:.0f} s", file=sys.stderr)
+    if path is not None:
+        buf = io.BytesIO()
+        torch.save({"shape": list(space.shape), "encoder": enc.state_dict()}, buf)
+        atomic_write_bytes(path, buf.getvalue())
+    return enc
+
+
+def _invert_images(args, family, images):
+    from .inversion import invert, latent_space
+
+    space = latent_space(family, args.space)  # a wrong family or space: one line, first
+    encoder = _encoder_for(args, space)
+    return invert(family, images, args.method, space.space, args.steps, args.seed, encoder=encoder)
+
+
+def _invert(args) -> int:
+    import json
+
+    import numpy as np
+
+    from .inversion import reconstruction_report
+    from .training import load_family
+
+    _check_out(args.out)
+    if args.latents is not None:
+        _check_out(args.latents)
+    family = load_family(args.run)
+    from .inversion import latent_space
+
+    latent_space(family, args.space)
+    images = _load_images(args.images)
+    inv = _invert_images(args, family, images)
+    report = reconstruction_report(images, inv, family)
+    _save_npy(args.out, inv.images.numpy().astype(np.float32))
+    if args.latents is not None:
+        _save_npy(args.latents, inv.latents.numpy().astype(np.float32))
+    print(json.dumps({"n": len(images), **report, "out": str(args.out)}))
+    return 0
+
+
+def _edit(args) -> int:
+    import json
+
+    import numpy as np
+
+    from .checkpoint import GannotesError
+    from .editing import classify, edit_toward
+    from .inversion import latent_space
+    from .training import load_family
+
+    _check_out(args.out)
+    if not 0 <= args.toward < 10:
+        raise GannotesError(f"--toward must be a class in 0-9, got {args.toward}")
+    if (args.images is None) == (args.n is None):
+        raise GannotesError("give --n N (edit N samples) or --images IN.npy (edit real images)")
+    family = load_family(args.run)
+    space = latent_space(family, args.space)
+    noise = None
+    if args.images is not None:
+        inv = _invert_images(args, family, _load_images(args.images))
+        latents = inv.latents
+    else:
+        inputs = family.latent(args.n, __import__("torch").Generator().manual_seed(args.seed))
+        z, *noise = inputs if isinstance(inputs, tuple) else (inputs,)
+        latents = space.from_z(z)
+    edited = edit_toward(space, latents, args.toward, strength=args.strength)
+    x = space.render(edited, noise or None)
+    before = classify(space.render(latents, noise or None)).argmax(1)
+    after = classify(x).argmax(1)
+    _save_npy(args.out, x.numpy().astype(np.float32))
+    info = {
+        "n": len(x),
+        "toward": args.toward,
+        "strength": args.strength,
+        "space": space.space,
+        "of_class_before": float((before == args.toward).float().mean()),
+        "of_class_after": float((after == args.toward).float().mean()),
+        "out": str(args.out),
+    }
+    print(json.dumps(info))
+    return 0
+
+
+def _dissect(args) -> int:
+    import json
+
+    import torch
+
+    from .dissection import ablated, class_share, dissect, layer_channels, save_units
+    from .training import load_family
+
+    _check_out(args.out, ".json")
+    family = load_family(args.run)
+    from .dissection import default_layer
+
+    layer = args.layer if args.layer is not None else default_layer(family)
+    channels = layer_channels(family, layer)
+    top = args.top if args.top is not None else max(1, channels // 8)
+    result = dissect(family, args.cls, layer=layer, top=top, seed=args.seed)
+    n = 2000
+    before = class_share(family, args.cls, n, seed=args.seed + 1)
+    with ablated(family, layer, result["units"]):
+        after = class_share(family, args.cls, n, seed=args.seed + 1)
+    others = torch.randperm(channels, generator=torch.Generator().manual_seed(args.seed))[:top]
+    with ablated(family, layer, others.tolist()):
+        control = class_share(family, args.cls, n, seed=args.seed + 1)
+    result["measured"] = {
+        "samples": n,
+        "share": before,
+        "share_units_off": after,
+        "random_units": sorted(int(u) for u in others),
+        "share_random_units_off": control,
+    }
+    save_units(args.out, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "alpha"} | {"out": str(args.out)}))
     return 0
 
 
@@ -1136,6 +1407,9 @@ def main(argv: list[str] | None = None) -> int:
             "bench": _bench,
             "watermark": _watermark,
             "card": _card,
+            "invert": _invert,
+            "edit": _edit,
+            "dissect": _dissect,
             "anomaly": _anomaly,
         }
         return commands[args.command](args)
