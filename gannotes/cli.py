@@ -25,6 +25,10 @@
     python -m gannotes sample runs/dcgan --n 1000 --out marked.npy --watermark alice
     python -m gannotes watermark detect marked.npy --key alice   # one JSON line: n, detected, ...
     python -m gannotes card runs/dcgan --out runs/dcgan/MODEL_CARD.md
+    python -m gannotes invert runs/style real.npy --out recon.npy --space w+ --latents lat.npy
+    python -m gannotes edit runs/dcgan --toward 7 --n 100 --out sneakers.npy   # or --images real.npy
+    python -m gannotes dissect runs/dcgan --class 1 --out units.json
+    python -m gannotes sample runs/dcgan --n 1000 --out s.npy --ablate units.json
     python -m gannotes anomaly runs/sneakers test.npy --out scores.npy   # higher = more anomalous
 
 Every knob of a training run (batch size, learning rates, the objective, each trick of
@@ -860,7 +864,7 @@ def _sample(args) -> int:
         from .dissection import ablated, load_units
 
         units = load_units(args.ablate, family)
-        with ablated(family, units["layer"], units["units"]):
+        with ablated(family, units["layer"], units["units"], to=units.get("to", "zero")):
             args.ablate = None
             return _sample_family(args, family, f", units {units['units']} of {units['layer']} off")
     return _sample_family(args, family)
@@ -1056,10 +1060,10 @@ def _dissect(args) -> int:
     result = dissect(family, args.cls, layer=layer, top=top, seed=args.seed)
     n = 2000
     before = class_share(family, args.cls, n, seed=args.seed + 1)
-    with ablated(family, layer, result["units"]):
+    with ablated(family, layer, result["units"], to=result["to"]):
         after = class_share(family, args.cls, n, seed=args.seed + 1)
     others = torch.randperm(channels, generator=torch.Generator().manual_seed(args.seed))[:top]
-    with ablated(family, layer, others.tolist()):
+    with ablated(family, layer, others.tolist(), to=result["to"]):
         control = class_share(family, args.cls, n, seed=args.seed + 1)
     result["measured"] = {
         "samples": n,

@@ -99,7 +99,7 @@ _MEANS: dict[tuple[int, str], torch.Tensor] = {}
 @torch.no_grad()
 def mean_activation(family, layer: str, n: int = 2000) -> torch.Tensor:
     """The mean activation map ``[C, H, W]`` of ``layer`` over ``n`` samples (seed 0): what a
-    unit switched off by :func:`ablated` shows instead of its own activation."""
+    unit switched off by ``ablated(..., to="mean")`` shows instead of its own activation."""
     key = (id(family.sampling_network), layer)
     if key not in _MEANS:
         seen = []
@@ -113,12 +113,12 @@ def mean_activation(family, layer: str, n: int = 2000) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def ablated(family, layer: str, units=None, keep: torch.Tensor | None = None, to: str = "mean"):
+def ablated(family, layer: str, units=None, keep: torch.Tensor | None = None, to: str = "zero"):
     """Inside the block, ``layer``'s ``units`` are switched off in every forward pass of the
-    family's sampling network: replaced by their mean activation over samples, so that what is
-    left is what the unit adds to an average garment; or, with ``keep`` ``[C]`` in [0, 1], each
-    channel is blended: ``keep * activation + (1 - keep) * mean`` (a soft ablation).
-    ``to="zero"``: switched off to zero instead, Bau et al.'s ablation."""
+    family's sampling network: set to zero (Bau et al.'s ablation), or with ``to="mean"``
+    replaced by their mean activation over samples (what the unit adds to an average garment
+    is removed, the average kept). With ``keep`` ``[C]`` in [0, 1] instead of ``units``, each
+    channel is blended: ``keep * activation + (1 - keep) * off`` (a soft ablation)."""
     if to not in ("mean", "zero"):
         raise ValueError(f"to must be 'mean' or 'zero', got {to!r}")
     module = _module(family, layer)
@@ -156,7 +156,7 @@ def dissect(
     batch: int = 64,
     l1: float = 0.02,
     seed: int = 0,
-    to: str = "mean",
+    to: str = "zero",
 ) -> dict:
     """Rank the units of ``layer`` by their learned ablation for class ``cls`` (module
     docstring) and return ``{"layer", "units" (the ``top`` first), "alpha" (every unit's, by
@@ -224,6 +224,8 @@ def load_units(path: str | Path, family) -> dict:
     model = _model(family)
     if spec["model"] != model:
         raise GannotesError(f"{path} holds units of a {spec['model']} generator, this is a {model}")
+    if spec.get("to", "zero") not in ("zero", "mean"):
+        raise GannotesError(f"{path}: 'to' must be zero or mean, got {spec['to']!r}")
     channels = layer_channels(family, spec["layer"])
     units = spec["units"]
     if not isinstance(units, list) or not all(

@@ -231,11 +231,11 @@ def test_an_ablated_unit_shows_its_mean_activation(dcgan):
         h = G.project(z[:, :, None, None])
         h[:, [3, 7]] = mean[[3, 7]]
         expected = G.up(h)
-        with ablated(dcgan, "project.2", [3, 7]):
+        with ablated(dcgan, "project.2", [3, 7], to="mean"):
             got = dcgan.sample(5, seed=0)
         zero = h.clone()
         zero[:, [3, 7]] = 0
-        with ablated(dcgan, "project.2", [3, 7], to="zero"):
+        with ablated(dcgan, "project.2", [3, 7]):  # Bau et al.'s: to zero
             got_zero = dcgan.sample(5, seed=0)
     assert torch.allclose(got, expected, atol=1e-6)
     assert torch.allclose(got_zero, G.up(zero), atol=1e-6)
