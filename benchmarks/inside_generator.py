@@ -12,9 +12,10 @@ classifier would show.
   against the RMS error of the nearest of 5,000 random samples of the same generator.
 * **edit**: for each class C, 600 samples (seed 0), those the independent classifier does not
   already call C (up to 500), ``edit_toward`` C at strength 1: the share then called C.
-* **dissect**: for each class C, ``dissect`` the DCGAN's default layer (top 8 of 64 units), then
-  the share of C among 5,000 samples (seed 100) with those units off, and with 8 random units
-  off (5 draws).
+* **dissect**: for each class C, ``dissect`` the DCGAN's default layer with the default number of
+  units (the fewest that halve the class on dissect's own 1,000 samples), then the share of C
+  among 5,000 other samples (seed 100) with those units off, and with as many random units off
+  (5 draws).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def measure_dissection(family) -> list[dict]:
     rows = []
     g = torch.Generator().manual_seed(0)
     for c in range(10):
-        r = dissect(family, c, top=8)
+        r = dissect(family, c)  # the CLI's default: the fewest units that halve the class
         row = {"class": c, "layer": r["layer"], "units": r["units"]}
         for name, judge in (("independent", independent), ("course", course)):
             row[f"share_{name}"] = share(family, c, judge)
@@ -113,7 +114,7 @@ def measure_dissection(family) -> list[dict]:
                 row[f"share_units_off_{name}"] = share(family, c, judge)
         randoms = []
         for _ in range(5):
-            units = torch.randperm(r["channels"], generator=g)[:8].tolist()
+            units = torch.randperm(r["channels"], generator=g)[: len(r["units"])].tolist()
             with ablated(family, r["layer"], units):
                 randoms.append(share(family, c, independent))
         row["share_random_off_independent"] = randoms

@@ -477,7 +477,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dissect.add_argument("--class", dest="cls", required=True, type=int, metavar="C")
     dissect.add_argument("--layer", default=None, help="layer name (default: the first)")
-    dissect.add_argument("--top", type=_positive(int), default=None, help="units to keep")
+    dissect.add_argument(
+        "--top",
+        type=_positive(int),
+        default=None,
+        metavar="K",
+        help="units to keep (default: the fewest, up to a quarter of the layer, that halve the "
+        "class's share of 1,000 samples, with a margin)",
+    )
     dissect.add_argument("--seed", type=int, default=0)
     dissect.add_argument("--out", required=True, type=Path, help="output .json file")
 
@@ -1056,8 +1063,8 @@ def _dissect(args) -> int:
 
     layer = args.layer if args.layer is not None else default_layer(family)
     channels = layer_channels(family, layer)
-    top = args.top if args.top is not None else max(1, channels // 8)
-    result = dissect(family, args.cls, layer=layer, top=top, seed=args.seed)
+    result = dissect(family, args.cls, layer=layer, top=args.top, seed=args.seed)
+    top = len(result["units"])
     n = 2000
     before = class_share(family, args.cls, n, seed=args.seed + 1)
     with ablated(family, layer, result["units"], to=result["to"]):

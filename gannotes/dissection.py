@@ -9,8 +9,9 @@ Units work together, so ranking them one at a time misses units that matter only
 Bau et al. (Sec. 3.2, "ablation" of a set of units), we learn a soft ablation ``alpha`` in [0, 1]
 per unit: the layer's output times ``1 - alpha``, with ``alpha`` trained by gradient descent to
 lower the classifier's probability of the class, plus an L1 price per unit switched off. The
-units with the largest ``alpha`` are the class's units. The control: as many random units of the
-same layer, switched off the same way.
+units with the largest ``alpha`` are the class's units; by default we keep the fewest of them
+that halve the class's share (with a margin). The control: as many random units of the same
+layer, switched off the same way.
 """
 
 from __future__ import annotations
@@ -151,29 +152,33 @@ def dissect(
     family,
     cls: int,
     layer: str | None = None,
-    top: int = 8,
+    top: int | None = None,
     steps: int = 100,
     batch: int = 64,
     l1: float = 0.02,
     seed: int = 0,
     to: str = "zero",
+    target: float = 0.45,
 ) -> dict:
     """Rank the units of ``layer`` by their learned ablation for class ``cls`` (module
-    docstring) and return ``{"layer", "units" (the ``top`` first), "alpha" (every unit's, by
-    unit), "class", "model", "channels"}``: what :func:`save_units` writes."""
+    docstring) and keep the ``top`` first; with ``top=None``, the fewest (at most a quarter of
+    the layer) whose ablation brings the class's share of 1,000 samples to ``target`` times
+    what it was, or below. Returns ``{"model", "layer", "channels", "class", "units", "to",
+    "alpha" (every unit's learned ablation, by unit)}``: what :func:`save_units` writes."""
     if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < 10:
         raise GannotesError(f"class must be an integer in 0-9, got {cls!r}")
     model = _model(family)
     layer = layer if layer is not None else default_layer(family)
     channels = layer_channels(family, layer)
-    if not (isinstance(top, int) and 1 <= top <= channels):
+    if top is not None and not (isinstance(top, int) and 1 <= top <= channels):
         raise GannotesError(f"top must be a number of units in 1-{channels} ({layer}), got {top}")
     G = family.sampling_network
     frozen = [(p, p.requires_grad) for p in G.parameters()]
     net = feature_network()
-    alpha = torch.full((channels,), 0.1, requires_grad=True)
-    opt = torch.optim.Adam([alpha], lr=0.05)
-    share = max(class_share(family, cls, 1000, seed=seed + 1), 0.01)
+    # alpha = sigmoid(theta): no clamping, so the ranking never ties at 0 or 1
+    theta = torch.full((channels,), -2.2, requires_grad=True)  # alpha = 0.1 at first
+    opt = torch.optim.Adam([theta], lr=0.1)
+    share = class_share(family, cls, 1000, seed=seed + 1)
     gen = torch.Generator().manual_seed(seed)
     try:
         for p, _ in frozen:
@@ -181,26 +186,32 @@ def dissect(
         for _ in range(steps):
             inputs = family.latent(batch, gen)
             inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-            a = alpha.clamp(0, 1)
+            a = torch.sigmoid(theta)
             with ablated(family, layer, keep=1 - a, to=to):
                 p_cls = torch.softmax(net(_images(family, inputs))[1], 1)[:, cls]
-            loss = p_cls.mean() / share + l1 * a.sum()  # the class's probability, relative
+            loss = p_cls.mean() / max(share, 0.01) + l1 * a.sum()  # the probability, relative
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     finally:
         for p, flag in frozen:
             p.requires_grad_(flag)
-    a = alpha.detach().clamp(0, 1)
-    order = torch.argsort(a, descending=True, stable=True)
+    order = [int(u) for u in torch.argsort(theta.detach(), descending=True, stable=True)]
+    if top is None:
+        top = max(1, channels // 4)
+        for k in range(1, channels // 4 + 1):
+            with ablated(family, layer, order[:k], to=to):
+                if class_share(family, cls, 1000, seed=seed + 1) <= target * share:
+                    top = k
+                    break
     return {
         "model": model,
         "layer": layer,
         "channels": channels,
         "class": cls,
-        "units": [int(u) for u in order[:top]],
+        "units": order[:top],
         "to": to,
-        "alpha": [round(float(v), 4) for v in a],
+        "alpha": [round(float(v), 4) for v in torch.sigmoid(theta.detach())],
     }
 
 

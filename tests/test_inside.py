@@ -10,7 +10,14 @@ import torch
 
 from gannotes.checkpoint import GannotesError
 from gannotes.cli import main
-from gannotes.dissection import ablated, dissect, layer_channels, load_units, mean_activation
+from gannotes.dissection import (
+    ablated,
+    class_share,
+    dissect,
+    layer_channels,
+    load_units,
+    mean_activation,
+)
 from gannotes.editing import (
     LabelledPool,
     classify,
@@ -248,7 +255,19 @@ def test_dissect_ranks_units_by_their_learned_ablation(dcgan):
     assert r["channels"] == layer_channels(dcgan, "project.2") == 64
     alpha = torch.tensor(r["alpha"])
     assert ((alpha >= 0) & (alpha <= 1)).all()
-    assert r["units"] == torch.argsort(alpha, descending=True, stable=True)[:5].tolist()
+    assert [r["alpha"][u] for u in r["units"]] == sorted(r["alpha"], reverse=True)[:5]
+
+
+def test_dissect_keeps_the_fewest_units_that_halve_the_class(dcgan):
+    """top=None: the first k of the ranking whose ablation brings the class's share of the
+    same 1,000 samples to 0.45 times what it was; k - 1 of them did not."""
+    r = dissect(dcgan, 1, steps=30, batch=32)
+    k = len(r["units"])
+    before = class_share(dcgan, 1, 1000, seed=1)
+    with ablated(dcgan, "project.2", r["units"]):
+        assert class_share(dcgan, 1, 1000, seed=1) <= 0.45 * before
+    with ablated(dcgan, "project.2", r["units"][: k - 1]):  # one unit fewer did not reach it
+        assert class_share(dcgan, 1, 1000, seed=1) > 0.45 * before
 
 
 def test_a_units_file_must_fit_the_network(tmp_path, dcgan, stylegan):
