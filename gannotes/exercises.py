@@ -22,7 +22,8 @@ Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_projection_score``; 04 ``check_cycle_loss``, ``check_identity_loss``; 05
 ``check_modulation``, ``check_truncation``; 06 ``check_gradient_penalty``; 07 ``check_fid``,
 ``check_game``; 08 ``check_unscale``, ``check_payback``; 09 ``check_roc_auc``,
-``check_threshold``; 11 ``check_fanogan_score``, ``check_nn_distance``.
+``check_threshold``; 10 ``check_reconstruction_loss``, ``check_boundary_distance``; 11
+``check_fanogan_score``, ``check_nn_distance``.
 
 Every exercise also has a solution the learner can reveal when stuck (``gannotes.solutions``,
 re-exported here): ``solution("smooth_targets")`` prints our code for ``check_smooth_targets``'s
@@ -47,6 +48,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .editing import Boundary
+from .inversion import feature_loss, pixel_loss
 from .losses import (
     ac_class_loss,
     ac_class_loss_double_softmax,
@@ -62,6 +65,7 @@ from .viz import to_uint8
 
 __all__ = [
     "check_ac_class_loss",
+    "check_boundary_distance",
     "check_cycle_loss",
     "check_d_star",
     "check_equilibrium_value",
@@ -73,6 +77,7 @@ __all__ = [
     "check_modulation",
     "check_payback",
     "check_projection_score",
+    "check_reconstruction_loss",
     "check_roc_auc",
     "check_smooth_targets",
     "check_threshold",
@@ -1309,6 +1314,136 @@ def check_threshold(fn: Any, say: Say = print) -> bool | None:
     say(
         "correct: t = sqrt(2 ln(1/fpr)); an image without the mark scores above it with "
         "probability at most fpr, whatever the image shows"
+    )
+    return True
+
+
+# ----------------------------------------------------------------------------- notebook 10
+
+
+class _TinyFeatures(torch.nn.Module):
+    """A stand-in for the course's classifier, seeded: images -> (features [N, 6], logits [N, 10])."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w = torch.randn(28 * 28, 6, generator=g) / 28
+        self.head = torch.randn(6, 10, generator=g)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = torch.tanh(x.flatten(1) @ self.w)
+        return f, f @ self.head
+
+
+@_stub_is_not_attempted
+def check_reconstruction_loss(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(x, target, net, feature_weight) -> losses [N]`` with the loss an inversion
+    minimises (Image2StyleGAN's, with the course's classifier as the perceptual network): per
+    image, the mean squared pixel error plus ``feature_weight`` times the mean squared distance
+    between ``net``'s features (``net(images)[0]``) of ``x`` and of ``target``. The oracle is
+    ``gannotes.inversion.pixel_loss`` and ``feature_loss``.
+
+    Hints for: one number for the batch, sums instead of means, the logits (``net(x)[1]``) in
+    place of the features, the weight left out or on the pixel term, a root (RMS, a norm).
+    """
+    if fn is None:
+        say("not attempted yet: define my_reconstruction_loss and run the cell again")
+        return None
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 28, 28, generator=g) * 2 - 1
+    target = torch.rand(4, 1, 28, 28, generator=g) * 2 - 1
+    net = _TinyFeatures()
+    with torch.no_grad():
+        f_x, l_x = net(x)
+        f_t, l_t = net(target)
+        pixel = pixel_loss(x, target).double()
+        feature = feature_loss(x, f_t, net).double()
+    for weight in (0.1, 2.0):
+        want = pixel + weight * feature
+        try:
+            got = _call(fn, "my_reconstruction_loss", x, target, net, weight)
+            if isinstance(got, torch.Tensor) and got.numel() == 1:
+                raise _NotYet("one loss per image, not one for the batch: return shape (4,)")
+            got = _tensor_answer(got, "my_reconstruction_loss", (4,))
+        except _NotYet as e:
+            say(f"not yet: {e}")
+            return False
+        if torch.allclose(got, want, rtol=1e-5, atol=1e-8):
+            continue
+        d_pix = (x - target).double().flatten(1)
+        d_feat = (f_x - f_t).double()
+        d_logit = (l_x - l_t).double()
+        sums = d_pix.square().sum(1) + weight * d_feat.square().sum(1)
+        logits = pixel + weight * d_logit.square().mean(1)
+        roots = d_pix.square().mean(1).sqrt() + weight * d_feat.square().mean(1).sqrt()
+        norms = d_pix.norm(dim=1) + weight * d_feat.norm(dim=1)
+        if torch.allclose(got, sums, rtol=1e-5):
+            say("not yet: average the squared errors over pixels and over features, not sum")
+        elif torch.allclose(got, logits, rtol=1e-5):
+            say("almost: net(x) gives (features, logits); compare the features, net(x)[0]")
+        elif any(
+            torch.allclose(got, other, rtol=1e-5)
+            for other in (pixel + feature, weight * pixel + feature, pixel)
+        ):
+            say("almost: feature_weight weighs the feature term only: pixel + weight * feature")
+        elif torch.allclose(got, roots, rtol=1e-5) or torch.allclose(got, norms, rtol=1e-5):
+            say("not yet: the squared errors, averaged; no square root")
+        else:
+            say(
+                "not yet: per image, mean((x - target)^2) + feature_weight * "
+                "mean((net(x)[0] - net(target)[0])^2)"
+            )
+        return False
+    say(
+        "correct: pixels alone reward a blurry average; the classifier's features ask that the "
+        "reconstruction look like the same kind of garment"
+    )
+    return True
+
+
+@_stub_is_not_attempted
+def check_boundary_distance(fn: Any, say: Say = print) -> bool | None:
+    """Compare ``fn(latents, weight, bias) -> distances [N]`` with the signed distance of each
+    latent to InterFaceGAN's boundary ``weight . latent + bias = 0`` (positive on the class's
+    side), each latent flattened (a W+ latent ``[num_ws, w_dim]`` is one point): the oracle is
+    ``gannotes.editing.Boundary.distance`` with the unit normal ``weight / |weight|``.
+
+    Hints for: the logit (not divided by ``|weight|``), an unsigned distance, the sign flipped,
+    the bias left out, W+ latents not flattened.
+    """
+    if fn is None:
+        say("not attempted yet: define my_boundary_distance and run the cell again")
+        return None
+    g = torch.Generator().manual_seed(2)
+    cases = [(torch.randn(5, 4, generator=g), torch.randn(4, generator=g) * 3, 0.7)]
+    cases.append((torch.randn(3, 2, 4, generator=g), torch.randn(8, generator=g) * 2, -1.5))
+    for k, (latents, weight, bias) in enumerate(cases):
+        norm = weight.norm()
+        want = Boundary(weight / norm, float(bias / norm), 0.0).distance(latents).double()
+        try:
+            got = _call(fn, "my_boundary_distance", latents, weight, bias)
+            got = _tensor_answer(got, "my_boundary_distance", (len(latents),))
+        except _NotYet as e:
+            hint = " (a W+ latent [N, 2, 4]: flatten each, latents.flatten(1))" if k else ""
+            say(f"not yet: {e}{hint}")
+            return False
+        if torch.allclose(got, want, rtol=1e-5, atol=1e-6):
+            continue
+        logit = (latents.flatten(1) @ weight + bias).double()
+        if torch.allclose(got, logit, rtol=1e-5):
+            say("almost: that is the logit w.z + b; divide by |w| for a distance")
+        elif torch.allclose(got, want.abs(), rtol=1e-5, atol=1e-6):
+            say("almost: keep the sign: positive on the class's side, negative on the other")
+        elif torch.allclose(got, -want, rtol=1e-5, atol=1e-6):
+            say("not yet: the sign is flipped: the class's side (w.z + b > 0) is positive")
+        elif torch.allclose(got, (latents.flatten(1) @ weight).double() / norm, rtol=1e-5):
+            say("not yet: the bias moves the boundary: (w.z + b) / |w|")
+        else:
+            say("not yet: the signed distance to w.z + b = 0 is (w.z + b) / |w|")
+        return False
+    say(
+        "correct: (w.z + b) / |w|; walking a distance d along the unit normal w / |w| changes "
+        "it by exactly d, which is how InterFaceGAN sets an edit's strength"
     )
     return True
 

@@ -203,6 +203,24 @@ def my_threshold(fpr):
     return math.sqrt(2 * math.log(1 / fpr))
 
 
+# ----------------------------------------------------------------------------- notebook 10
+
+
+def my_reconstruction_loss(x, target, net, feature_weight):
+    """Per image: mean squared pixel error + feature_weight * mean squared feature distance."""
+    pixel = ((x - target) ** 2).flatten(1).mean(1)  # [N]
+    f_x = net(x)[0]  # net returns (features, logits): the features
+    f_target = net(target)[0]
+    feature = ((f_x - f_target) ** 2).mean(1)  # [N]
+    return pixel + feature_weight * feature
+
+
+def my_boundary_distance(latents, weight, bias):
+    """Signed distance of each latent to the hyperplane weight . latent + bias = 0."""
+    flat = latents.flatten(1)  # a W+ latent [num_ws, w_dim] is one point too
+    return (flat @ weight + bias) / weight.norm()  # positive on the class's side
+
+
 # ----------------------------------------------------------------------------- notebook 11
 
 
@@ -251,6 +269,8 @@ SOLUTIONS: dict[str, Solution] = {
     "unscale": Solution("08", my_unscale),
     "roc_auc": Solution("09", my_roc_auc),
     "threshold": Solution("09", my_threshold),
+    "reconstruction_loss": Solution("10", my_reconstruction_loss),
+    "boundary_distance": Solution("10", my_boundary_distance),
     "fanogan_score": Solution("11", my_fanogan_score),
     "nn_distance": Solution("11", my_nn_distance),
 }

@@ -1023,6 +1023,98 @@ def truncation_widget(family: Any, seed: int = 0, n: int = 16) -> Any:
     return box
 
 
+def edit_widget(
+    space: Any,
+    originals: Any,
+    latents: torch.Tensor,
+    pool: Any,
+    directions: torch.Tensor | None = None,
+    classes: Sequence[str] = (),
+    ganspace_scale: float = 3.0,
+) -> Any:
+    """Edit inverted real images (notebook 10): a slider picks the image, a dropdown the
+    direction, a strength slider how far to go. The strip shows the real image, its
+    reconstruction (the latent rendered) and the edit.
+
+    ``space`` is a :class:`gannotes.inversion.LatentSpace`, ``latents`` the inverted latents of
+    ``originals`` in it, ``pool`` a :class:`gannotes.editing.LabelledPool` of that space, for
+    "toward <class>" (``gannotes.editing.edit_toward`` at the strength, 0 to 2), and
+    ``directions`` ``[k, *latent shape]`` GANSpace components (``ganspace_directions``) for
+    "GANSpace i" (``gannotes.editing.move`` by strength times ``ganspace_scale``, -2 to 2: a
+    component has two ways). Every image is ``space.render`` of a latent.
+
+    Exposes ``image_slider``, ``direction``, ``strength``, ``image``, ``caption`` and
+    ``show(index, direction, strength)`` (``direction``: ``("class", c)`` or ``("pc", i)``).
+    """
+    import ipywidgets as widgets
+
+    from .editing import edit_toward, move
+
+    real = torch.as_tensor(originals)
+    if len(real) != len(latents) or len(real) == 0:
+        raise ValueError(f"one latent per image: got {len(real)} images, {len(latents)} latents")
+    classes = list(classes) or [str(c) for c in range(10)]
+    options = [(f"toward {name}", ("class", c)) for c, name in enumerate(classes)]
+    if directions is not None:
+        options += [(f"GANSpace {i + 1}", ("pc", i)) for i in range(len(directions))]
+    image_slider = widgets.IntSlider(value=0, min=0, max=len(real) - 1, description="image")
+    direction = widgets.Dropdown(options=options, value=options[0][1], description="direction")
+    strength = widgets.FloatSlider(
+        value=0.0, min=0.0, max=2.0, step=0.1, description="strength", readout_format=".1f"
+    )
+    image = widgets.Image(format="png", width=3 * 84, height=84)
+    caption = widgets.Label()
+    busy = {"on": False}
+
+    def show(index: int | None = None, how: Any = None, amount: float | None = None) -> None:
+        index = image_slider.value if index is None else int(index)
+        how = direction.value if how is None else tuple(how)
+        amount = strength.value if amount is None else float(amount)
+        if not 0 <= index < len(real):
+            raise ValueError(f"index must be in 0-{len(real) - 1}; got {index!r}")
+        if how not in [v for _, v in options]:
+            raise ValueError(f"unknown direction {how!r}")
+        kind, k = how
+        if kind == "class" and not 0 <= amount <= 2:
+            raise ValueError(f"a class edit's strength is in [0, 2]; got {amount!r}")
+        lat = latents[index : index + 1]
+        if kind == "class":
+            edited = edit_toward(space, lat, k, strength=amount, pool=pool)
+            said = f"toward {classes[k]}, strength {amount:.1f}"
+        else:
+            edited = move(lat, directions[k], amount * ganspace_scale)
+            said = f"GANSpace {k + 1}, {amount * ganspace_scale:+.1f} along it"
+        row = torch.cat([real[index : index + 1].float(), space.render(lat), space.render(edited)])
+        image.value = _png_bytes(row, nrow=3, padding=2)
+        caption.value = f"real | reconstruction | edited ({said})"
+        busy["on"] = True  # set the controls without redrawing from their observers
+        try:
+            if kind == "class":
+                strength.min = 0.0
+            else:
+                strength.min = -2.0
+            strength.value, direction.value, image_slider.value = amount, how, index
+        finally:
+            busy["on"] = False
+
+    def redraw(change: Any) -> None:
+        if busy["on"]:
+            return
+        how = direction.value
+        amount = strength.value
+        if how[0] == "class" and amount < 0:
+            amount = 0.0  # a class has one way: toward it
+        show(image_slider.value, how, amount)
+
+    for w in (image_slider, direction, strength):
+        w.observe(redraw, names="value")
+    show(0, options[0][1], 0.0)
+    box = widgets.VBox([widgets.HBox([image_slider, direction]), strength, image, caption])
+    box.image_slider, box.direction, box.strength = image_slider, direction, strength
+    box.image, box.caption, box.show = image, caption, show
+    return box
+
+
 # --------------------------------------------------------------------------------------------
 # 2-D toy data
 # --------------------------------------------------------------------------------------------

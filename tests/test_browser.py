@@ -59,6 +59,7 @@ WIDGETS = {
     "04_cyclegan": 1,  # the translation browser
     "05_stylegan": 2,  # style mixing, truncation
     "07_evaluation_metrics": 1,  # the real-or-fake game
+    "10_inside_a_generator": 1,  # editing an inverted garment
 }
 # A button that changes what a widget shows, by preference (GAN Lab: one frame; the game: one
 # answer; the interpolation: new endpoints). "Play" is never pressed: it starts a loop.

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from gannotes import exercises
 from gannotes.exercises import (
     check_ac_class_loss,
+    check_boundary_distance,
     check_cycle_loss,
     check_d_star,
     check_equilibrium_value,
@@ -34,6 +35,7 @@ from gannotes.exercises import (
     check_nn_distance,
     check_payback,
     check_projection_score,
+    check_reconstruction_loss,
     check_roc_auc,
     check_smooth_targets,
     check_threshold,
@@ -1010,7 +1012,7 @@ def test_every_checker_has_a_solution():
     assert checkers == set(SOLUTIONS)
     assert exercises.solution is solution  # re-exported next to the checkers
     # each notebook's exercises, as the module docstring lists them
-    assert {s.notebook for s in SOLUTIONS.values()} >= {f"{i:02d}" for i in range(10)} | {"11"}
+    assert {s.notebook for s in SOLUTIONS.values()} >= {f"{i:02d}" for i in range(12)}
 
 
 @pytest.mark.parametrize("name", sorted(SOLUTIONS))
@@ -1099,6 +1101,97 @@ def test_game_plays_a_player_through_a_deck(game):
     assert result is False and "my_player raised RuntimeError: oops" in line
     with pytest.raises(ValueError, match="RealOrFakeGame"):
         check_game(lambda image: True, deck=[1, 2], say=len)
+
+
+# ----------------------------------------------------------------------------- notebook 10
+
+
+def _pixel_mse(x, t):
+    return ((x - t) ** 2).flatten(1).mean(1)
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (lambda x, t, net, w: _pixel_mse(x, t).mean(), "one loss per image"),
+        (
+            lambda x, t, net, w: (
+                ((x - t) ** 2).flatten(1).sum(1) + w * ((net(x)[0] - net(t)[0]) ** 2).sum(1)
+            ),
+            "average the squared errors",
+        ),
+        (
+            lambda x, t, net, w: _pixel_mse(x, t) + w * ((net(x)[1] - net(t)[1]) ** 2).mean(1),
+            "compare the features",
+        ),
+        (
+            lambda x, t, net, w: _pixel_mse(x, t) + ((net(x)[0] - net(t)[0]) ** 2).mean(1),
+            "weighs the feature term only",
+        ),
+        (lambda x, t, net, w: _pixel_mse(x, t), "weighs the feature term only"),
+        (
+            lambda x, t, net, w: (
+                _pixel_mse(x, t).sqrt() + w * ((net(x)[0] - net(t)[0]) ** 2).mean(1).sqrt()
+            ),
+            "no square root",
+        ),
+        (lambda x, t, net, w: (x - t).abs().flatten(1).mean(1), "not yet: per image"),
+        (lambda x, t, net, w: [1.0] * 4, "should return a tensor"),
+        (raises, "my_reconstruction_loss raised RuntimeError: oops"),
+        (_stub, "not attempted"),
+    ],
+)
+def test_reconstruction_loss_mistakes_get_their_hint(answer, says):
+    result, line = feedback(check_reconstruction_loss, answer)
+    assert result is (None if says == "not attempted" else False) and says in line, line
+
+
+def test_reconstruction_loss_accepts_the_package_loss():
+    """The oracle: gannotes.inversion's two terms, as optimise() sums them."""
+    from gannotes.inversion import feature_loss, pixel_loss
+
+    def package(x, t, net, w):
+        return pixel_loss(x, t) + w * feature_loss(x, net(t)[0], net)
+
+    result, line = feedback(check_reconstruction_loss, package)
+    assert result is True and line.startswith("correct: ")
+    assert feedback(check_reconstruction_loss, None)[0] is None
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (lambda z, w, b: z.flatten(1) @ w + b, "that is the logit"),
+        (lambda z, w, b: ((z.flatten(1) @ w + b) / w.norm()).abs(), "keep the sign"),
+        (lambda z, w, b: -(z.flatten(1) @ w + b) / w.norm(), "the sign is flipped"),
+        (lambda z, w, b: (z.flatten(1) @ w) / w.norm(), "the bias moves the boundary"),
+        (lambda z, w, b: (z @ w + b) / w.norm(), "flatten each, latents.flatten(1)"),
+        (lambda z, w, b: (z.flatten(1) @ w + b) / w.norm() ** 2, "not yet: the signed distance"),
+        (_stub, "not attempted"),
+    ],
+)
+def test_boundary_distance_mistakes_get_their_hint(answer, says):
+    result, line = feedback(check_boundary_distance, answer)
+    assert result is (None if says == "not attempted" else False) and says in line, line
+
+
+def test_boundary_distance_agrees_with_a_fitted_boundary():
+    """The oracle is Boundary.distance: on a boundary fitted by fit_boundary (unit normal and
+    offset), the learner's formula with weight = normal * s, bias = offset * s (any s > 0)
+    gives the same distances, and walking d along the normal adds d."""
+    from gannotes.editing import LabelledPool, fit_boundary, move
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 3, generator=g)
+    probs = torch.nn.functional.one_hot((z[:, 0] + 0.3 * z[:, 1] > 0.2).long() * 4, 10).float()
+    boundary = fit_boundary(LabelledPool(z, probs), 4)
+    assert boundary.accuracy > 0.95
+    mine = solution("boundary_distance", show=False)
+    got = mine(z, boundary.normal * 3.0, boundary.offset * 3.0)
+    torch.testing.assert_close(got, boundary.distance(z))
+    walked = move(z, boundary.normal, 1.5)
+    torch.testing.assert_close(boundary.distance(walked), boundary.distance(z) + 1.5)
+    assert feedback(check_boundary_distance, mine)[0] is True
 
 
 # ----------------------------------------------------------------------------- notebook 11

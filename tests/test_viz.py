@@ -9,6 +9,7 @@ import math
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import matplotlib
 
@@ -808,3 +809,58 @@ def test_translation_widget_shows_the_round_trip_of_the_chosen_image():
         box.show(3)
     with pytest.raises(ValueError, match="domains must hold 'A' and 'B'"):
         viz.translation_widget(translate, {"A": a})
+
+
+def test_edit_widget_renders_the_package_edits_of_an_inverted_image():
+    """Notebook 10's widget: the strip is real | space.render(latent) | the edit, where the edit
+    is edit_toward (a class) or move along a GANSpace component, exactly."""
+    pytest.importorskip("ipywidgets")
+    from gannotes.editing import edit_toward, ganspace_directions, label_pool, move
+    from gannotes.inversion import latent_space
+    from gannotes.training import load_family
+
+    family = load_family(str(Path(__file__).resolve().parents[1] / "data/checkpoints/dcgan.pt"))
+    space = latent_space(family, "z")
+    latents = space.sample(2, seed=7)  # stand-ins for inverted latents
+    real = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    pool = label_pool(space, 400, seed=1)
+    dirs, _ = ganspace_directions(space, k=2, n=500)
+    box = viz.edit_widget(space, real, latents, pool, dirs, classes=[f"c{i}" for i in range(10)])
+
+    def tiles():
+        strip = _png(box.image.value)
+        assert strip.shape == (28 + 4, 3 * 30 + 2)
+        return [strip[2:30, 2 + 30 * k : 30 + 30 * k] for k in range(3)]
+
+    def want(x):
+        return viz.to_uint8(x)[0, ..., 0]
+
+    shown = tiles()  # strength 0: the edit is the reconstruction
+    np.testing.assert_array_equal(shown[0], want(real[:1]))
+    np.testing.assert_array_equal(shown[1], want(space.render(latents[:1])))
+    np.testing.assert_array_equal(shown[2], shown[1])
+    assert box.strength.min == 0.0 and "toward c0" in box.caption.value
+
+    box.direction.value = ("class", 7)
+    box.strength.value = 1.0  # the observer redraws with edit_toward
+    edited = edit_toward(space, latents[:1], 7, strength=1.0, pool=pool)
+    np.testing.assert_array_equal(tiles()[2], want(space.render(edited)))
+    assert "toward c7, strength 1.0" in box.caption.value
+
+    box.image_slider.value = 1  # the other image, same edit
+    edited = edit_toward(space, latents[1:], 7, strength=1.0, pool=pool)
+    np.testing.assert_array_equal(tiles()[0], want(real[1:]))
+    np.testing.assert_array_equal(tiles()[2], want(space.render(edited)))
+
+    box.direction.value = ("pc", 1)  # a component has two ways: the slider goes negative
+    assert box.strength.min == -2.0
+    box.strength.value = -1.0
+    np.testing.assert_array_equal(tiles()[2], want(space.render(move(latents[1:], dirs[1], -3.0))))
+    assert "GANSpace 2, -3.0 along it" in box.caption.value
+    box.direction.value = ("class", 2)  # back to a class: the strength is clamped to 0
+    assert box.strength.value == 0.0 and box.strength.min == 0.0
+    np.testing.assert_array_equal(tiles()[2], tiles()[1])
+    with pytest.raises(ValueError, match="strength is in"):
+        box.show(0, ("class", 2), 3.0)
+    with pytest.raises(ValueError, match="one latent per image"):
+        viz.edit_widget(space, real, latents[:1], pool)
