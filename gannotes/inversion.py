@@ -20,8 +20,9 @@ notebook 10 and ``benchmarks/inside_generator.py``:
 Where the latent lives is the **space**: ``z`` (the prior N(0, I), the DCGAN's only input);
 for StyleGAN also ``w`` (the mapping network's output, one w for every layer) and ``w+``
 (Abdal et al.: a separate w per style layer). W+ reconstructs better because it has
-``num_ws`` times the freedom, and lands further from anything the generator was trained to
-produce, which is why its latents edit worse (measured in notebook 10).
+``num_ws`` times the freedom, and its layers may disagree, which no latent the generator was
+trained on does (``layer_spread``); e4e (Tov et al. 2021) argues that such latents edit worse.
+Notebook 10 measures both.
 """
 
 from __future__ import annotations
@@ -132,6 +133,18 @@ class LatentSpace:
         m = torch.einsum("...i,ij,...j->...", d, precision, d) / d.shape[-1]
         m = m.clamp_min(0).sqrt()
         return m if self.space == "w" else m.mean(1)
+
+    def layer_spread(self, latents: torch.Tensor) -> torch.Tensor:
+        """How much a w+ latent's layers disagree, ``[N]``: the Mahalanobis distance (as in
+        :meth:`prior_distance`) of each layer's w from the latent's mean w, averaged over the
+        layers. Every latent the generator is trained on has one w at all layers: 0 (z, w: 0
+        always). :meth:`prior_distance` judges each layer alone and cannot see this."""
+        if self.space != "w+":
+            return torch.zeros(len(latents))
+        _, precision = self._gaussian()
+        d = latents.detach().float() - latents.detach().float().mean(1, keepdim=True)
+        m = torch.einsum("...i,ij,...j->...", d, precision, d) / d.shape[-1]
+        return m.clamp_min(0).sqrt().mean(1)
 
     @torch.no_grad()
     def _gaussian(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -338,7 +351,8 @@ def invert(
 def reconstruction_report(originals, inversion: Inversion, family, labels=None) -> dict:
     """How good an inversion is, as numbers: pixel RMS error, feature distance (the course's
     classifier), the share whose class the classifier keeps (against ``labels`` when given,
-    else against the classifier's class of the original), the prior distance and the time."""
+    else against the classifier's class of the original), the prior distance, the spread of a
+    w+ latent's layers and the time."""
     x = as_images(originals)
     net = feature_network()
     with torch.no_grad():
@@ -353,5 +367,6 @@ def reconstruction_report(originals, inversion: Inversion, family, labels=None) 
         "feature_distance": float((f1 - f0).norm(dim=1).mean()),
         "class_kept": float((logits1.argmax(1) == target).float().mean()),
         "prior_distance": float(space.prior_distance(inversion.latents).mean()),
+        "layer_spread": float(space.layer_spread(inversion.latents).mean()),
         "seconds_per_image": inversion.seconds_per_image,
     }

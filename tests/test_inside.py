@@ -145,6 +145,16 @@ def test_prior_distance_is_about_one_for_prior_draws_and_grows_off_it(dcgan, sty
         assert float(s.prior_distance(mean + 3 * (lat - mean)).mean()) > 2.5
 
 
+def test_layer_spread_is_zero_for_one_w_at_every_layer_and_grows_with_disagreement(stylegan):
+    s = latent_space(stylegan, "w+")
+    lat = s.sample(50, seed=1)
+    assert torch.allclose(s.layer_spread(lat), torch.zeros(50), atol=1e-3)
+    mixed = lat.clone()
+    mixed[:, 3:] = s.sample(50, seed=2)[:, 3:]  # the fine layers from other draws
+    assert float(s.layer_spread(mixed).mean()) > 0.5
+    assert torch.equal(latent_space(stylegan, "w").layer_spread(lat[:, 0]), torch.zeros(50))
+
+
 def test_inversion_refuses_what_it_cannot_invert(dcgan):
     with pytest.raises(GannotesError, match="unconditional image generator"):
         latent_space(load_family(CGAN))
