@@ -1766,6 +1766,30 @@ def _check_10(r: dict) -> None:
 CHECKS["10_inside_a_generator"] = _check_10
 
 
+def _check_11(r: dict) -> None:
+    """Notebook 11's live run (default parameters: class 0, 1,500 GAN steps; measured values in
+    comments): every detector scored, the tables it prints are complete, TensorBoard wrote."""
+    _exercises(
+        r, {"fanogan_score": "exercise_fanogan_score_ok", "nn_distance": "exercise_nn_distance_ok"}
+    )
+    auc = r["auroc"]
+    assert set(auc) == {"combined", "fanogan", "discriminator", "pixel-nn", "feature-nn"}
+    assert all(0 <= v <= 1 for v in auc.values())
+    if not r["fast"]:
+        # the detectors the prose discusses work on T-shirts; the classifier knows more
+        assert auc["combined"] > 0.85 and auc["pixel-nn"] > 0.85  # measured 0.9xx, 0.9xx
+        assert auc["feature-nn"] > max(auc["fanogan"], auc["pixel-nn"])  # "a ceiling"
+        assert r["anogan"]["n"] == 200
+    assert len(r["per_class_combined"]) == 9 and sum(r["missed_16"].values()) == 16
+    assert r["encoder"]["last_loss"] < r["encoder"]["first_loss"]
+    tb = r["tensorboard"]
+    assert tb["scalars"] >= 8 and tb["images"] >= 1 and tb["histograms"] >= 1
+    assert tb["loss_d_points"] >= 2
+
+
+CHECKS["11_gans_at_work"] = _check_11
+
+
 def test_09_quotes_the_recorded_ethics_results():
     """The numbers notebook 09's prose quotes from benchmarks/results/*.json."""
     nb = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "09_ethics.ipynb")["cells"])
