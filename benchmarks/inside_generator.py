@@ -1,6 +1,8 @@
 """Inside a trained generator, measured on the shipped DCGAN and StyleGAN (notebook 10).
 
     python benchmarks/inside_generator.py            # about 25 CPU-minutes on one core
+    python benchmarks/inside_generator.py --tables   # benchmarks/README.md's tables, from the file
+    python benchmarks/inside_generator.py --dissect  # re-measure the dissection only (8 CPU-min)
 
 Writes benchmarks/results/inside_generator.json. Every verdict is taken twice: by the course's
 classifier (gannotes.features, which the tools themselves use) and by the independent classifier
@@ -13,8 +15,8 @@ classifier would show.
 * **edit**: for each class C, 600 samples (seed 0), those the independent classifier does not
   already call C (up to 500), ``edit_toward`` C at strength 1: the share then called C.
 * **dissect**: for each class C, ``dissect`` the DCGAN's default layer with the default number of
-  units (the fewest that halve the class on dissect's own 1,000 samples), then the share of C
-  among 5,000 other samples (seed 100) with those units off, and with as many random units off
+  units (the fewest that bring the class to 0.4 times its share of dissect's own 2,000
+  samples), then the share of C among 5,000 other samples (seed 100) with those units off, and with as many random units off
   (5 draws).
 """
 
@@ -123,7 +125,57 @@ def measure_dissection(family) -> list[dict]:
     return rows
 
 
+CLASSES = (
+    "T-shirt",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Boot",
+)
+
+
+def tables(result: dict) -> str:
+    """The Markdown tables of benchmarks/README.md, from a result (tests compare them)."""
+    lines = [
+        "| Generator | Space | Class kept (course / independent) | Pixel RMS | Nearest of 5,000 "
+        "samples | Closer than it | s / image |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, rows in result["invert"].items():
+        for r in rows:
+            lines.append(
+                f"| {model} | {r['space']} | {r['class_kept_course']:.1%} / "
+                f"{r['class_kept_independent']:.1%} | {r['pixel_rms']:.3f} | "
+                f"{r['nearest_of_5000_rms']:.3f} | {r['share_closer_than_nearest_sample']:.1%} | "
+                f"{r['seconds_per_image']:.2f} |"
+            )
+    lines += ["", "| Toward | " + " | ".join(CLASSES) + " |", "|---|" + "---|" * 10]
+    for model, rows in result["edit"].items():
+        cells = " | ".join(f"{r['reached_independent']:.0%}" for r in rows)
+        lines.append(f"| {model} (independent classifier) | {cells} |")
+    lines += [
+        "",
+        "| Class | Units off | Share | With them off | With as many random units off (5 draws) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["dissect"]["dcgan"]:
+        randoms = ", ".join(f"{v:.1%}" for v in r["share_random_off_independent"])
+        lines.append(
+            f"| {CLASSES[r['class']]} | {len(r['units'])} | {r['share_independent']:.1%} | "
+            f"{r['share_units_off_independent']:.1%} | {randoms} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--tables"]:  # print the README's tables from the recorded result
+        print(tables(json.loads(OUT.read_text())))
+        return 0
     torch.set_num_threads(1)
     start = time.perf_counter()
     test, _ = dataset_tensors("fashion-mnist", "test", limit=500)
@@ -135,6 +187,12 @@ def main() -> int:
         "torch": torch.__version__,
         "independent_classifier_test_accuracy": classifier.test_accuracy(),
     }
+    if sys.argv[1:] == ["--dissect"]:  # only the dissection, into the recorded file
+        result = json.loads(OUT.read_text())
+        result["dissect"] = {"dcgan": measure_dissection(dcgan)}
+        atomic_write_bytes(OUT, (json.dumps(result, indent=1) + "\n").encode())
+        print(f"wrote the dissection to {OUT}")
+        return 0
     result["invert"] = {
         "dcgan": [measure_inversion(dcgan, "z", x, y)],
         "stylegan": [measure_inversion(stylegan, s, x, y) for s in ("w", "w+")],

@@ -482,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=None,
         metavar="K",
-        help="units to keep (default: the fewest, up to a quarter of the layer, that halve the "
-        "class's share of 1,000 samples, with a margin)",
+        help="units to keep (default: the fewest, up to a quarter of the layer, that bring the "
+        "class's share of 2,000 samples to 0.4 times what it was)",
     )
     dissect.add_argument("--seed", type=int, default=0)
     dissect.add_argument("--out", required=True, type=Path, help="output .json file")

@@ -158,12 +158,14 @@ def dissect(
     l1: float = 0.02,
     seed: int = 0,
     to: str = "zero",
-    target: float = 0.45,
+    target: float = 0.4,
+    n_check: int = 2000,
 ) -> dict:
     """Rank the units of ``layer`` by their learned ablation for class ``cls`` (module
     docstring) and keep the ``top`` first; with ``top=None``, the fewest (at most a quarter of
-    the layer) whose ablation brings the class's share of 1,000 samples to ``target`` times
-    what it was, or below. Returns ``{"model", "layer", "channels", "class", "units", "to",
+    the layer) whose ablation brings the class's share of ``n_check`` samples to ``target``
+    times what it was, or below (below one half, with a margin for other samples and other
+    classifiers). Returns ``{"model", "layer", "channels", "class", "units", "to",
     "alpha" (every unit's learned ablation, by unit)}``: what :func:`save_units` writes."""
     if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < 10:
         raise GannotesError(f"class must be an integer in 0-9, got {cls!r}")
@@ -178,7 +180,7 @@ def dissect(
     # alpha = sigmoid(theta): no clamping, so the ranking never ties at 0 or 1
     theta = torch.full((channels,), -2.2, requires_grad=True)  # alpha = 0.1 at first
     opt = torch.optim.Adam([theta], lr=0.1)
-    share = class_share(family, cls, 1000, seed=seed + 1)
+    share = class_share(family, cls, n_check, seed=seed + 1)
     gen = torch.Generator().manual_seed(seed)
     try:
         for p, _ in frozen:
@@ -201,7 +203,7 @@ def dissect(
         top = max(1, channels // 4)
         for k in range(1, channels // 4 + 1):
             with ablated(family, layer, order[:k], to=to):
-                if class_share(family, cls, 1000, seed=seed + 1) <= target * share:
+                if class_share(family, cls, n_check, seed=seed + 1) <= target * share:
                     top = k
                     break
     return {

@@ -270,14 +270,14 @@ def test_dissect_ranks_units_by_their_learned_ablation(dcgan):
 
 def test_dissect_keeps_the_fewest_units_that_halve_the_class(dcgan):
     """top=None: the first k of the ranking whose ablation brings the class's share of the
-    same 1,000 samples to 0.45 times what it was; k - 1 of them did not."""
-    r = dissect(dcgan, 1, steps=30, batch=32)
+    same 1,000 samples to 0.4 times what it was; k - 1 of them did not."""
+    r = dissect(dcgan, 1, steps=30, batch=32, n_check=1000)
     k = len(r["units"])
     before = class_share(dcgan, 1, 1000, seed=1)
     with ablated(dcgan, "project.2", r["units"]):
-        assert class_share(dcgan, 1, 1000, seed=1) <= 0.45 * before
+        assert class_share(dcgan, 1, 1000, seed=1) <= 0.4 * before
     with ablated(dcgan, "project.2", r["units"][: k - 1]):  # one unit fewer did not reach it
-        assert class_share(dcgan, 1, 1000, seed=1) > 0.45 * before
+        assert class_share(dcgan, 1, 1000, seed=1) > 0.4 * before
 
 
 def test_a_units_file_must_fit_the_network(tmp_path, dcgan, stylegan):
