@@ -406,3 +406,25 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         out,
         match="this is a stylegan",
     )
+
+
+def test_the_readme_tables_are_the_recorded_result(monkeypatch):
+    """benchmarks/README.md quotes benchmarks/results/inside_generator.json through the
+    benchmark's own table printer: every line of it is in the README."""
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script
+    spec = importlib.util.spec_from_file_location(
+        "inside_generator", ROOT / "benchmarks" / "inside_generator.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    record = json.loads((ROOT / "benchmarks" / "results" / "inside_generator.json").read_text())
+    readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    for line in bench.tables(record).splitlines():
+        assert line in readme, line
+    halved = sum(
+        r["share_units_off_independent"] <= 0.5 * r["share_independent"]
+        for r in record["dissect"]["dcgan"]
+    )
+    assert f"share falls by at least half for {halved} of the 10 classes" in readme
