@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT.parent))
 import classifier  # noqa: E402
 
 from gannotes.checkpoint import atomic_write_bytes  # noqa: E402
-from gannotes.data import dataset_tensors  # noqa: E402
+from gannotes.data import CLASSES, dataset_tensors  # noqa: E402
 from gannotes.dissection import ablated, dissect  # noqa: E402
 from gannotes.editing import classify, edit_toward, label_pool  # noqa: E402
 from gannotes.inversion import invert, latent_space, pixel_loss  # noqa: E402
@@ -123,20 +123,6 @@ def measure_dissection(family) -> list[dict]:
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
-
-
-CLASSES = (
-    "T-shirt",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Boot",
-)
 
 
 def tables(result: dict) -> str:

@@ -245,6 +245,18 @@ def izi_f_loss(E, G, D, x, kappa: float = 1.0) -> torch.Tensor:
     return (pixel + kappa * feature).mean()
 
 
+def _cost(steps: int, batch: int, start: float, losses: list[float]) -> dict:
+    """What a training loop cost: steps, batch, CPU seconds since ``start`` and its loss at the
+    start and end (means of ten steps)."""
+    return {
+        "steps": steps,
+        "batch": batch,
+        "cpu_seconds": time.process_time() - start,
+        "first_loss": float(np.mean(losses[:10])),
+        "last_loss": float(np.mean(losses[-10:])),
+    }
+
+
 def fit_encoder(
     G,
     D,
@@ -273,13 +285,7 @@ def fit_encoder(
             loss.backward()
             opt.step()
             losses.append(loss.item())
-    cost = {
-        "steps": steps,
-        "batch": batch,
-        "cpu_seconds": time.process_time() - start,
-        "first_loss": float(np.mean(losses[:10])),
-        "last_loss": float(np.mean(losses[-10:])),
-    }
+    cost = _cost(steps, batch, start, losses)
     return E.eval(), cost
 
 
@@ -361,13 +367,7 @@ def fit_autoencoder(
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    cost = {
-        "steps": steps,
-        "batch": batch,
-        "cpu_seconds": time.process_time() - start,
-        "first_loss": float(np.mean(losses[:10])),
-        "last_loss": float(np.mean(losses[-10:])),
-    }
+    cost = _cost(steps, batch, start, losses)
     return ae.eval(), cost
 
 
