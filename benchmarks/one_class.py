@@ -29,23 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from gannotes import anomaly  # noqa: E402
 from gannotes.checkpoint import write_json  # noqa: E402
+from gannotes.data import CLASSES as CLASS_NAMES  # noqa: E402
 from gannotes.data import dataset_tensors  # noqa: E402
 from gannotes.training import Trainer, default_config, load_family  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "one_class.json"
 RUNS = ROOT / "benchmarks" / ".runs"
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 FULL_SET = ("combined", "fanogan", "discriminator", "pixel-nn", "feature-nn", "autoencoder")
 ANOGAN_PER_CLASS = 50
 
