@@ -22,6 +22,9 @@ from typing import Any
 
 import torch
 
+from .links import REPO_URL
+from .paths import shipped_checkpoint, shipped_checkpoints
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_NAME",
@@ -114,14 +117,22 @@ def export_weights(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
-    """``path`` itself if it is a file, ``path/checkpoint.pt`` if it is a run directory."""
+    """``path`` itself if it is a file, ``path/checkpoint.pt`` if it is a run directory, else
+    the shipped checkpoint of that name (``dcgan`` or ``dcgan.pt``: ``data/checkpoints/``)."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
         if not path.is_file():
             raise CheckpointError(f"no {CHECKPOINT_NAME} in run directory {path.parent}")
     elif not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path} (give a run directory or a .pt file)")
+        shipped = shipped_checkpoint(str(path))
+        if shipped is not None:
+            return shipped
+        names = ", ".join(shipped_checkpoints()) or f"none here; see data/checkpoints of {REPO_URL}"
+        raise CheckpointError(
+            f"checkpoint not found: {path} (give a run directory, a .pt file or the name of "
+            f"a shipped checkpoint: {names})"
+        )
     return path
 
 

@@ -31,6 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .links import REPO_URL
+from .paths import data_dir, missing_message
+
 __all__ = [
     "CLASSES",
     "DATASETS",
@@ -78,8 +81,7 @@ DATASETS = (*IMAGE_DATASETS, *TOY_DATASETS)
 TOY_STD = {"ring": 0.01, "grid": 0.05}
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
-_REPO_DATA = Path(__file__).resolve().parent.parent / "data"
-_SUBSET_DIR = _REPO_DATA / "fashion-mnist-subset"
+_SUBSET_DIR = data_dir() / "fashion-mnist-subset"  # the repository's data/ or a wheel's copy
 _SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 _CACHE_ROOTS = (
     Path.home() / ".cache" / "gannotes",
@@ -234,11 +236,16 @@ def load_fashion_mnist(
             chosen = ("subset shipped in data/", _SUBSET_DIR, files)
         else:
             tried.append(f"shipped subset ({_SUBSET_DIR})")
+    if chosen is None and subset:
+        raise DataNotFoundError(
+            missing_message("the Fashion-MNIST subset", "fashion-mnist-subset", _SUBSET_DIR)
+        )
     if chosen is None:
         raise DataNotFoundError(
             "Fashion-MNIST was not found; tried: " + "; ".join(tried) + ". Install Debian's "
-            "dataset-fashion-mnist, set GANNOTES_DATA to a directory with the IDX files, or "
-            "allow a download with download=True where a network exists."
+            "dataset-fashion-mnist, set GANNOTES_DATA to a directory with the IDX files, "
+            "allow a download with download=True where a network exists, or get the folder "
+            f"data/fashion-mnist-subset of {REPO_URL}."
         )
 
     description, directory, (images_path, labels_path) = chosen

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CheckpointError, GannotesError, atomic_write_bytes, write_json
+from .paths import data_dir, missing_message
 
 __all__ = [
     "WEIGHTS_PATH",
@@ -43,7 +44,7 @@ __all__ = [
     "train_feature_network",
 ]
 
-WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "features" / "fashion_cnn.pt"
+WEIGHTS_PATH = data_dir() / "features" / "fashion_cnn.pt"  # the repository's data/ or a wheel's
 WEIGHTS_SHA256 = "0c625250a3043bd315f4002643138fd713ee05906ad04dcf723e222ad6310af3"
 
 
@@ -122,8 +123,8 @@ def feature_network(path: str | None = None, device: str = "cpu") -> FashionCNN:
     path = Path(path) if path is not None else WEIGHTS_PATH
     if not path.is_file():
         raise GannotesError(
-            f"feature network weights not found at {path}; rebuild them with "
-            "`python -m gannotes.features train --out data/features/fashion_cnn.pt`"
+            missing_message("feature network weights", "features", path)
+            + f"; or rebuild them with `python -m gannotes.features train --out {path}`"
         )
     raw = path.read_bytes()
     if path == WEIGHTS_PATH:
