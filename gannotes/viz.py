@@ -756,6 +756,135 @@ def _png_bytes(images: Any, nrow: int, padding: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+# What a widget shows, without a kernel. A notebook page without a running kernel (the book,
+# a notebook viewer, a reopened notebook) cannot draw a widget; each widget here therefore
+# carries a still: the images its callback draws at a few chosen settings, in one PNG. Displayed,
+# the widget is one output whose bundle holds both the live view (JupyterLab draws it) and the
+# still (``image/png``; what a viewer without widgets shows), with the settings in the output's
+# metadata under STILL_KEY (the book's caption).
+STILL_KEY = "gannotes/still"
+STILL_WALKS = 3  # latent walks an interpolation widget's still shows (its seed and the next)
+STILL_CLASSES = 10  # classes a class widget's still shows (the first ones)
+STILL_IMAGES = 3  # images a translation widget's still shows, both ways
+STILL_PSI = (1.0, 0.7, 0.4, 0.0)  # the truncations a truncation widget's still shows
+STILL_STRENGTH = 1.0  # the class edits' strength in an edit widget's still
+STILL_WIDTH = 1000  # pixels the still aims at; small panels are enlarged (whole factors) to it
+
+
+def _decode_png(png: bytes) -> np.ndarray:
+    """A PNG's pixels, ``[H, W, C]`` ``uint8`` (C = 1, 3 or 4)."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)))
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def still_png(panels: Sequence[tuple[str, bytes]], ncols: int = 1) -> bytes:
+    """Panels ``(label, PNG bytes)`` laid out in ``ncols`` columns, each under its label, as
+    one PNG. Each panel keeps its pixels, enlarged by a whole factor (nearest neighbour) so the
+    picture is about STILL_WIDTH pixels wide. Drawn on a bare Agg figure: no pyplot, so no
+    figure appears in a notebook by itself."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise ValueError("a still needs at least one panel")
+    ncols = max(1, min(int(ncols), len(panels)))
+    images = [_decode_png(png) for _, png in panels]
+    cell_w = max(im.shape[1] for im in images)
+    scale = max(1, min(4, round(STILL_WIDTH / (ncols * cell_w))))
+    label_h, gap, dpi = 22, 8, 100  # pixels
+    nrows = -(-len(images) // ncols)
+    row_h = [
+        max(im.shape[0] for im in images[r * ncols : (r + 1) * ncols]) * scale + label_h
+        for r in range(nrows)
+    ]
+    width = ncols * (cell_w * scale + gap) + gap
+    height = sum(row_h) + gap * (nrows + 1)
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    top = gap
+    for k, ((label, _), im) in enumerate(zip(panels, images, strict=True)):
+        r, q = divmod(k, ncols)
+        if q == 0 and r > 0:
+            top += row_h[r - 1] + gap
+        left = gap + q * (cell_w * scale + gap)
+        h, w = im.shape[0] * scale, im.shape[1] * scale
+        # axes in figure fractions, from pixels (matplotlib's origin is bottom left)
+        ax = fig.add_axes((left / width, 1 - (top + label_h + h) / height, w / width, h / height))
+        gray = im.shape[-1] == 1
+        ax.imshow(
+            im[..., 0] if gray else im,
+            cmap="gray" if gray else None,
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",
+        )
+        ax.set_axis_off()
+        # a character is about 0.85 * fontsize pixels wide at this dpi: the label fits its panel
+        size = min(10.0, (cell_w * scale) / (0.85 * max(len(label), 1)))
+        fig.text(
+            left / width,
+            1 - (top + label_h - 5) / height,
+            label,
+            fontsize=size,
+            ha="left",
+            va="bottom",
+        )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def with_still(box: Any, panels: Any, settings: str, ncols: int = 1) -> Any:
+    """Give widget ``box`` its still and return it.
+
+    ``panels()`` returns ``[(label, PNG bytes)]``: what the widget's callback draws at each
+    chosen setting (it must leave the live widget as it is); ``settings`` says which, in words.
+    The still is drawn the first time it is asked for: ``box.still_panels()`` (cached), and
+    ``box.still()`` (the PNG of :func:`still_png`). Where ipywidgets displays a widget through
+    ``_repr_mimebundle_`` (ipywidgets 8), displaying ``box`` gives one output with the live view,
+    ``image/png`` (the still), ``text/plain`` and, in its metadata, ``{STILL_KEY: {"settings":
+    settings}}``. Older ipywidgets show the live widget alone.
+    """
+    cache: dict[str, Any] = {}
+
+    def still_panels() -> list[tuple[str, bytes]]:
+        if "panels" not in cache:
+            cache["panels"] = [(str(label), bytes(png)) for label, png in panels()]
+        return cache["panels"]
+
+    def still() -> bytes:
+        if "png" not in cache:
+            cache["png"] = still_png(still_panels(), ncols=ncols)
+        return cache["png"]
+
+    live = getattr(box, "_repr_mimebundle_", None)
+
+    def _repr_mimebundle_(**kwargs: Any) -> Any:
+        data = live(**kwargs)
+        if not data:  # a closed widget shows nothing
+            return data
+        data = dict(data)
+        data["image/png"] = base64.b64encode(still()).decode("ascii")
+        data["text/plain"] = f"{data.get('text/plain', 'widget')} (still: {settings})"
+        return data, {STILL_KEY: {"settings": settings}}
+
+    if callable(live):
+        box._repr_mimebundle_ = _repr_mimebundle_
+    box.still, box.still_panels, box.still_settings = still, still_panels, settings
+    return box
+
+
+def _walk_png(generator: torch.nn.Module, z_dim: int, seed: int, steps: int, device: Any) -> bytes:
+    """The strip of :func:`interpolation_widget`: G along slerp(z0, z1) in ``steps`` frames,
+    z0 and z1 drawn from ``seed``."""
+    rng = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(2, int(z_dim), generator=rng)  # [2, z_dim]
+    path = interpolate(z[0], z[1], steps=steps, method="slerp")  # [steps, z_dim]
+    return _png_bytes(_generate(generator, path.to(device)), nrow=steps)
+
+
 def interpolation_widget(
     generator: torch.nn.Module,
     z_dim: int,
@@ -799,8 +928,7 @@ def interpolation_widget(
         rng = torch.Generator().manual_seed(int(new_seed))
         z = torch.randn(2, int(z_dim), generator=rng)  # [2, z_dim]
         state["z0"], state["z1"] = z[0], z[1]
-        path = interpolate(z[0], z[1], steps=steps, method="slerp")  # [steps, z_dim]
-        strip.value = _png_bytes(_generate(generator, path.to(device)), nrow=steps)
+        strip.value = strip_at(new_seed)
         render(slider.value)
 
     def update(t: float) -> None:
@@ -810,6 +938,9 @@ def interpolation_widget(
             slider.value = float(t)  # the observer re-renders
         else:
             render(float(t))
+
+    def strip_at(new_seed: int) -> bytes:
+        return _walk_png(generator, z_dim, new_seed, steps, device)
 
     slider.observe(lambda change: render(change["new"]), names="value")
     seed_box.observe(lambda change: resample(change["new"]), names="value")
@@ -832,7 +963,15 @@ def interpolation_widget(
         image,
         strip,
     )
-    return box
+    seeds = [int(seed) + i for i in range(STILL_WALKS)]
+    return with_still(
+        box,
+        lambda: [
+            (f"seed {s}: G(slerp(z0, z1, t)), t = 0 to 1 in {steps} steps", strip_at(s))
+            for s in seeds
+        ],
+        f"the path at seeds {seeds[0]}-{seeds[-1]} (the strip; 'new endpoints' adds 1)",
+    )
 
 
 class _OfClass(torch.nn.Module):
@@ -895,7 +1034,20 @@ def class_widget(
     outer.update, outer.resample, outer.set_class = box.update, box.resample, set_class
     outer.slider, outer.seed_box, outer.button = box.slider, box.seed_box, box.button
     outer.image, outer.strip, outer.dropdown = box.image, box.strip, dropdown
-    return outer
+    shown = list(range(min(len(classes), STILL_CLASSES)))
+    return with_still(
+        outer,
+        lambda: [
+            (
+                f"{classes[c]}: the walk at seed {seed}",
+                _walk_png(_OfClass(generator, c), z_dim, seed, steps, device),
+            )
+            for c in shown
+        ],
+        f"the walk at seed {seed} in each class"
+        + ("" if len(shown) == len(classes) else f" (the first {len(shown)})"),
+        ncols=2,
+    )
 
 
 def translation_widget(
@@ -923,8 +1075,8 @@ def translation_widget(
     image = widgets.Image(format="png", width=4 * 84, height=84)
     caption = widgets.Label()
 
-    def show(index: int, direction: str | None = None) -> None:
-        direction = dropdown.value if direction is None else direction
+    def draw(index: int, direction: str) -> tuple[bytes, list[str]]:
+        """The strip the widget shows for image ``index`` one way, and its names."""
         if direction not in ("a2b", "b2a"):
             raise ValueError(f"direction must be a2b or b2a; got {direction!r}")
         if not 0 <= int(index) < n:
@@ -938,8 +1090,12 @@ def translation_widget(
         if partners is not None and source in partners:
             row.append(torch.as_tensor(partners[source][int(index) : int(index) + 1]))
             names.append("true partner")
-        image.value = _png_bytes(torch.cat(row), nrow=len(row), padding=2)
-        image.width = len(row) * 84
+        return _png_bytes(torch.cat(row), nrow=len(row), padding=2), names
+
+    def show(index: int, direction: str | None = None) -> None:
+        direction = dropdown.value if direction is None else direction
+        image.value, names = draw(index, direction)
+        image.width = len(names) * 84
         caption.value = " | ".join(names)
         if slider.value != int(index):
             slider.value = int(index)
@@ -951,7 +1107,19 @@ def translation_widget(
     show(0)
     box = widgets.VBox([widgets.HBox([slider, dropdown]), image, caption])
     box.slider, box.dropdown, box.image, box.show = slider, dropdown, image, show
-    return box
+    ways = {"a2b": "A -> B -> A", "b2a": "B -> A -> B"}
+    shown = [(i, way) for i in range(min(n, STILL_IMAGES)) for way in ways]
+
+    def panels() -> list[tuple[str, bytes]]:
+        out = []
+        for i, way in shown:
+            png, names = draw(i, way)
+            out.append((f"image {i}, {ways[way]}: " + " | ".join(names), png))
+        return out
+
+    return with_still(
+        box, panels, f"images 0-{shown[-1][0]}, both ways (the image slider, the way)", ncols=2
+    )
 
 
 def style_mixing_widget(
@@ -977,12 +1145,15 @@ def style_mixing_widget(
     image = widgets.Image(format="png", width=n * 56, height=3 * 56)
     caption = widgets.Label()
 
+    def draw(a: int, b: int, k: int) -> bytes:
+        rows = [family.mix(a, b, "all", n), family.mix(a, b, k, n), family.mix(a, b, "none", n)]
+        return _png_bytes(torch.cat(rows), nrow=n, padding=2)
+
     def show(a: int | None = None, b: int | None = None, k: int | None = None) -> None:
         a = coarse.value if a is None else int(a)
         b = fine.value if b is None else int(b)
         k = crossover.value if k is None else family.crossover(k)
-        rows = [family.mix(a, b, "all", n), family.mix(a, b, k, n), family.mix(a, b, "none", n)]
-        image.value = _png_bytes(torch.cat(rows), nrow=n, padding=2)
+        image.value = draw(a, b, k)
         caption.value = (
             f"top: seeds {a}..{a + n - 1} | middle: their first {k} of {num_ws} style layers "
             f"with the rest from the bottom row | bottom: seeds {b}..{b + n - 1}"
@@ -996,7 +1167,15 @@ def style_mixing_widget(
     show()
     box = widgets.VBox([widgets.HBox([coarse, fine]), crossover, image, caption])
     box.coarse, box.fine, box.crossover, box.image, box.show = coarse, fine, crossover, image, show
-    return box
+    ks = sorted({1, family.crossover("coarse"), family.crossover("middle")})
+    return with_still(
+        box,
+        lambda: [(f"crossover K = {k}", draw(coarse_seed, fine_seed, k)) for k in ks],
+        f"coarse seed {coarse_seed}, fine seed {fine_seed}, crossover K = "
+        + ", ".join(map(str, ks))
+        + f" of {num_ws} (rows: the coarse seeds' images, the mixes, the fine seeds' images)",
+        ncols=len(ks),
+    )
 
 
 def truncation_widget(family: Any, seed: int = 0, n: int = 16) -> Any:
@@ -1010,9 +1189,12 @@ def truncation_widget(family: Any, seed: int = 0, n: int = 16) -> Any:
     slider = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="psi")
     image = widgets.Image(format="png", width=8 * 56, height=(n + 7) // 8 * 56)
 
+    def draw(psi: float) -> bytes:
+        return _png_bytes(family.sample(n, seed=seed, truncation=psi), nrow=8, padding=2)
+
     def show(psi: float | None = None) -> None:
         psi = slider.value if psi is None else float(psi)
-        image.value = _png_bytes(family.sample(n, seed=seed, truncation=psi), nrow=8, padding=2)
+        image.value = draw(psi)
         if slider.value != psi:
             slider.value = psi
 
@@ -1020,7 +1202,12 @@ def truncation_widget(family: Any, seed: int = 0, n: int = 16) -> Any:
     show()
     box = widgets.VBox([slider, image])
     box.slider, box.image, box.show = slider, image, show
-    return box
+    return with_still(
+        box,
+        lambda: [(f"psi = {psi:g}", draw(psi)) for psi in STILL_PSI],
+        f"seed {seed}, psi = " + ", ".join(f"{psi:g}" for psi in STILL_PSI),
+        ncols=2,
+    )
 
 
 def edit_widget(
@@ -1066,10 +1253,8 @@ def edit_widget(
     caption = widgets.Label()
     busy = {"on": False}
 
-    def show(index: int | None = None, how: Any = None, amount: float | None = None) -> None:
-        index = image_slider.value if index is None else int(index)
-        how = direction.value if how is None else tuple(how)
-        amount = strength.value if amount is None else float(amount)
+    def draw(index: int, how: tuple, amount: float) -> tuple[bytes, str]:
+        """The strip the widget shows (real | reconstruction | edit) and what the edit is."""
         if not 0 <= index < len(real):
             raise ValueError(f"index must be in 0-{len(real) - 1}; got {index!r}")
         if how not in [v for _, v in options]:
@@ -1085,7 +1270,14 @@ def edit_widget(
             edited = move(lat, directions[k], amount * ganspace_scale)
             said = f"GANSpace {k + 1}, {amount * ganspace_scale:+.1f} along it"
         row = torch.cat([real[index : index + 1].float(), space.render(lat), space.render(edited)])
-        image.value = _png_bytes(row, nrow=3, padding=2)
+        return _png_bytes(row, nrow=3, padding=2), said
+
+    def show(index: int | None = None, how: Any = None, amount: float | None = None) -> None:
+        index = image_slider.value if index is None else int(index)
+        how = direction.value if how is None else tuple(how)
+        amount = strength.value if amount is None else float(amount)
+        image.value, said = draw(index, how, amount)
+        kind = how[0]
         caption.value = f"real | reconstruction | edited ({said})"
         busy["on"] = True  # set the controls without redrawing from their observers
         try:
@@ -1112,7 +1304,21 @@ def edit_widget(
     box = widgets.VBox([widgets.HBox([image_slider, direction]), strength, image, caption])
     box.image_slider, box.direction, box.strength = image_slider, direction, strength
     box.image, box.caption, box.show = image, caption, show
-    return box
+    edits = [(("class", c), STILL_STRENGTH) for c in range(len(classes))]
+    if directions is not None:
+        edits += [(("pc", i), a) for i in range(min(len(directions), 2)) for a in (-1.0, 1.0)]
+    return with_still(
+        box,
+        lambda: [(said, png) for png, said in (draw(0, how, a) for how, a in edits)],
+        f"image 0 edited toward each class at strength {STILL_STRENGTH:g}"
+        + (
+            ""
+            if directions is None
+            else f" and along GANSpace 1-{min(len(directions), 2)} at strength -1 and 1"
+        )
+        + " (each: real | reconstruction | edited)",
+        ncols=4,
+    )
 
 
 # --------------------------------------------------------------------------------------------

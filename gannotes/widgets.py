@@ -56,7 +56,7 @@ from .losses import g_loss, objective
 from .metrics import mode_coverage
 from .training import TrainConfig, Trainer, TrainingDiverged, default_config
 from .tricks import pack
-from .viz import decision_surface, plot_points
+from .viz import decision_surface, plot_points, with_still
 
 __all__ = [
     "LIVE_OPTIONS",
@@ -83,6 +83,9 @@ LIMITS = {"ring": 1.6, "grid": 6.0}  # the square [-a, a]^2 shown for each toy s
 # fontsize * dpi / 72 pixels: at matplotlib's default dpi and sizes (12 pt titles, 10 pt ticks) it
 # reads like any inline plot's.
 DPI, TITLE_SIZE, TICK_SIZE = 100, 12, 10
+# The frames the app's still shows (gannotes.viz.with_still: what a page without a kernel shows):
+# a fresh lab with the app's own settings, after this many steps.
+STILL_STEPS = (10, 300, 1000)
 
 
 class _PointView(nn.Module):
@@ -400,6 +403,7 @@ def gan_lab(
     steps_per_frame: int = 10,
     interval_ms: int = 250,
     min_tick_gap_s: float = 0.02,
+    still_steps: tuple[int, ...] = STILL_STEPS,
     **lab_kwargs: Any,
 ) -> Any:
     """The GAN Lab app: an ipywidgets VBox around a :class:`GANLab`.
@@ -414,6 +418,10 @@ def gan_lab(
     For scripts and tests the box exposes ``lab``, ``controls`` (a dict of the widgets by name),
     ``image``, ``status``, ``play``, and the callbacks ``on_step()``, ``on_play_tick()``,
     ``on_reset()``, ``redraw()``.
+
+    Its still (:func:`gannotes.viz.with_still`, drawn when the app is first displayed) is the
+    frames of a second lab, built as this one, after each of ``still_steps`` steps: the app
+    playing from its start, without touching the live lab.
     """
     import ipywidgets as widgets
 
@@ -508,4 +516,16 @@ def gan_lab(
         on_reset,
         redraw,
     )
-    return box
+
+    def frames() -> list[tuple[str, bytes]]:
+        fresh, out = GANLab(dataset, seed, **lab_kwargs), []
+        for n in sorted(still_steps):
+            if n > fresh.trainer.step:
+                fresh.step(n - fresh.trainer.step)
+            out.append((f"after {n:,} step" + "s" * (n != 1), fresh.render_png()))
+        return out
+
+    shown = ", ".join(f"{n:,}" for n in sorted(still_steps))
+    return with_still(
+        box, frames, f"{dataset}, seed {seed}, default options, after {shown} steps", ncols=3
+    )

@@ -864,3 +864,122 @@ def test_edit_widget_renders_the_package_edits_of_an_inverted_image():
         box.show(0, ("class", 2), 3.0)
     with pytest.raises(ValueError, match="one latent per image"):
         viz.edit_widget(space, real, latents[:1], pool)
+
+    # Its still: image 0 toward each class, then along GANSpace 1 and 2 both ways; each panel
+    # is the strip the widget draws at that setting.
+    panels = _assert_still(box, "image 0 edited toward each class at strength 1")
+    assert [label for label, _ in panels[:1] + panels[-1:]] == [
+        "toward c0, strength 1.0",
+        "GANSpace 2, +3.0 along it",
+    ]
+    assert len(panels) == 10 + 4
+    box.show(0, ("class", 7), 1.0)
+    assert box.image.value == panels[7][1]
+    box.show(0, ("pc", 1), 1.0)
+    assert box.image.value == panels[13][1]
+
+
+# ------------------------------------------------------------------------------------------
+# Widget stills: what a widget shows where no kernel runs (the book, a notebook viewer)
+# ------------------------------------------------------------------------------------------
+
+
+def _bundle(box) -> tuple[dict, dict]:
+    """What displaying ``box`` puts in the notebook: (data, metadata)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    return DisplayFormatter().format(box)
+
+
+def _assert_still(box, settings_part: str) -> list[tuple[str, bytes]]:
+    """The displayed bundle holds the live view and the still; returns the still's panels."""
+    data, metadata = _bundle(box)
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert settings_part in metadata[viz.STILL_KEY]["settings"]
+    png = base64.b64decode(data["image/png"])
+    assert png == box.still()
+    still = _png(png)
+    panels = box.still_panels()
+    tallest = max(_png(p).shape[0] for _, p in panels)
+    assert still.shape[0] > tallest and still.shape[1] >= max(_png(p).shape[1] for _, p in panels)
+    assert "still:" in data["text/plain"]
+    return panels
+
+
+def test_still_png_lays_out_labelled_panels_enlarged():
+    a = viz._png_bytes(_ramp(3, 1, 8, 8), nrow=3)  # [10, 28]
+    b = viz._png_bytes(_ramp(1, 3, 8, 8), nrow=1)  # colour, [10, 10]
+    still = _png(viz.still_png([("a", a), ("b", b)], ncols=2))
+    scale = min(4, viz.STILL_WIDTH // (2 * 28))
+    assert still.shape[1] >= 2 * 28 * scale and still.shape[0] >= 10 * scale
+    with pytest.raises(ValueError, match="at least one panel"):
+        viz.still_png([])
+
+
+def test_interpolation_widget_still_is_the_strip_at_its_seeds():
+    pytest.importorskip("ipywidgets")
+    box = viz.interpolation_widget(_tiny_generator(), z_dim=4, seed=3, steps=5)
+    panels = _assert_still(box, "seeds 3-5")
+    assert [label.split(":")[0] for label, _ in panels] == ["seed 3", "seed 4", "seed 5"]
+    assert panels[0][1] == box.strip.value  # the seed's own strip
+    box.button.click()  # new endpoints: seed 4, as the still's second panel
+    assert box.strip.value == panels[1][1]
+    assert box.seed_box.value == 4  # the still left the widget where the click put it
+    box.close()
+    assert set(_bundle(box)[0]) == {"text/plain"}  # a closed widget: its repr, no still
+
+
+def test_class_widget_still_is_the_walk_in_each_class():
+    pytest.importorskip("ipywidgets")
+    G = _tiny_conditional_generator()
+    box = viz.class_widget(G, z_dim=4, classes=[f"c{i}" for i in range(10)], seed=3, steps=5)
+    panels = _assert_still(box, "seed 3 in each class")
+    assert len(panels) == 10 and panels[7][0].startswith("c7")
+    assert box.dropdown.value == 0
+    box.set_class(7)
+    assert box.strip.value == panels[7][1]
+
+
+def test_translation_widget_still_is_the_first_images_both_ways():
+    pytest.importorskip("ipywidgets")
+    a = torch.linspace(-1, 1, 4 * 28 * 28).view(4, 1, 28, 28)
+    b = -a.flip(0)
+    box = viz.translation_widget(lambda x, d: -x, {"A": a, "B": b}, partners={"A": b})
+    panels = _assert_still(box, "images 0-2, both ways")
+    assert len(panels) == 6 and panels[3][0].startswith("image 1, B -> A -> B")
+    box.show(1, "b2a")
+    assert box.image.value == panels[3][1]
+
+
+class _FakeStyleGAN:
+    """The little of gannotes.gans.StyleGAN the StyleGAN widgets use, with images that say
+    which seeds, crossover and truncation made them."""
+
+    model_cfg = type("cfg", (), {"num_ws": 6})
+
+    def crossover(self, k):
+        return {"coarse": 2, "middle": 4, "all": 6, "none": 0}.get(k, k)
+
+    def mix(self, a, b, k, n):
+        k = self.crossover(k)
+        return torch.linspace(-1, 1, n * 28 * 28).view(n, 1, 28, 28) * (k + 1) / 7 + 0 * a * b
+
+    def sample(self, n, seed, truncation):
+        return torch.full((n, 1, 28, 28), float(truncation) * 2 - 1) + 0 * seed
+
+
+def test_stylegan_widgets_stills_are_their_images_at_the_chosen_settings():
+    pytest.importorskip("ipywidgets")
+    fam = _FakeStyleGAN()
+    box = viz.style_mixing_widget(fam, coarse_seed=3, fine_seed=7, n=2)
+    panels = _assert_still(box, "crossover K = 1, 2, 4 of 6")
+    assert [label.split(":")[0] for label, _ in panels] == [f"crossover K = {k}" for k in (1, 2, 4)]
+    assert box.image.value == panels[1][1]  # the default K is the coarse one
+    box.crossover.value = 4
+    assert box.image.value == panels[2][1]
+
+    box = viz.truncation_widget(fam, seed=4, n=8)
+    panels = _assert_still(box, "psi = 1, 0.7, 0.4, 0")
+    assert box.slider.value == 1.0 and box.image.value == panels[0][1]
+    box.slider.value = 0.4
+    assert box.image.value == panels[2][1]

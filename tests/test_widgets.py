@@ -1,10 +1,12 @@
 """GAN Lab (gannotes.widgets): the training logic and the widget's callbacks, without a browser."""
 
+import base64
 import io
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from gannotes import widgets
@@ -229,3 +231,29 @@ def test_the_app_steps_plays_and_reacts_to_its_controls():
     assert lab.trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-2)  # kept
     app.on_play_tick()
     assert lab.trainer.step == 2
+
+
+def test_the_apps_still_is_a_fresh_lab_after_the_chosen_steps():
+    """What the app shows without a kernel (gannotes.viz.with_still): the frames of a second lab
+    built as the app's, after each of ``still_steps`` steps; the live lab does not move."""
+    pytest.importorskip("ipywidgets")
+    from IPython.core.formatters import DisplayFormatter
+
+    options = dict(hidden=16, n_points=32, n_arrows=8, resolution=12, batch_size=32)
+    app = widgets.gan_lab("ring", 0, still_steps=(3, 1), **options)
+    app.on_step()
+    data, metadata = DisplayFormatter().format(app)
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert metadata["gannotes/still"]["settings"] == (
+        "ring, seed 0, default options, after 1, 3 steps"
+    )
+    assert app.lab.trainer.step == 10  # the still trained its own lab
+    panels = app.still_panels()
+    assert [label for label, _ in panels] == ["after 1 step", "after 3 steps"]
+    lab = GANLab("ring", 0, **options)
+    lab.step(1)
+    assert lab.render_png() == panels[0][1]  # the frame the app's callback draws at step 1
+    lab.step(2)
+    assert lab.render_png() == panels[1][1]
+    still = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+    assert still.format == "PNG" and still.width > 2 * 540
