@@ -297,6 +297,7 @@ class RealOrFakeGame:
 # PNG (a 28x28 image: 5x and 4x), so the browser shows them pixel for pixel, sharp, not blurred.
 PLAY_PX = 140
 THUMB_PX = 112
+STILL_CARDS = 6  # the images the game's still shows (what a page without a kernel shows)
 THUMBS_PER_ROW = 5  # a 20-image game has at most 10 fakes: two rows of 5 at 112 px, ~590 px wide
 
 
@@ -409,4 +410,19 @@ def real_or_fake_widget(real: Any, fake: Any, rounds: int = 20, seed: int = 0) -
     box.restart = restart
     feedback.value = "Is this image real or generated?"
     show()
-    return box
+    from .viz import with_still
+
+    deck = RealOrFakeGame(real, fake, rounds=rounds, seed=int(seed))  # the first game, untouched
+    shown = min(STILL_CARDS, len(deck))
+    return with_still(
+        box,
+        lambda: [
+            (
+                f"image {i + 1}: " + ("real" if deck.truth[i] else "generated"),
+                _enlarged_png(deck.images[i : i + 1], nrow=1, min_px=THUMB_PX, padding=0)[0],
+            )
+            for i in range(shown)
+        ],
+        f"the first {shown} images of the game with seed {int(seed)}, each with its answer",
+        ncols=shown,
+    )

@@ -301,3 +301,22 @@ def test_importing_quality_needs_no_jupyter():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_widget_still_is_the_first_cards_with_their_answers():
+    """The book's picture of the game (gannotes.viz.with_still): the first images of the deck
+    the widget starts with, each labelled with its answer, drawn without playing the live game."""
+    pytest.importorskip("ipywidgets")
+    real, fake = _decks()
+    box = real_or_fake_widget(real, fake, rounds=4, seed=1)
+    panels = box.still_panels()
+    assert box.game.position == 0  # drawing the still did not play the live game
+    assert len(panels) == 4
+    for i, (label, png) in enumerate(panels):
+        truth = bool(box.game.truth[i])
+        assert label == f"image {i + 1}: " + ("real" if truth else "generated")
+        want = (box.game.images[i, 0].numpy() + 1) / 2  # oracle: the card, enlarged
+        got = np.asarray(_png(png).convert("L")).astype(float) / 255
+        scale = got.shape[0] // want.shape[0]
+        np.testing.assert_allclose(got[::scale, ::scale], want, atol=1 / 255 + 1e-6)
+    assert _png(box.still())  # the laid-out still decodes
