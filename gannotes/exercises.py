@@ -11,11 +11,12 @@ line of feedback through ``say``:
 * ``None``: not attempted (the answer is still ``None``, or the function is still the
   notebook's stub, whose body raises ``NotImplementedError``), or nothing to check yet.
 
-In a notebook ``say`` is ``print``; a notebook checks its checker silently with ``say=len``, and
-the tests collect the lines with ``say=lines.append``. The oracles are the package's own
-functions (``gannotes.viz.to_uint8``, ``gannotes.losses``, ``gannotes.tricks.smooth_targets``,
-``gannotes.metrics.frechet_distance``), closed forms (D*(1/2) = sigmoid(1), V = -log 4) and the
-papers' equations written out (the projection discriminator's score).
+In a notebook ``say`` is ``print``, and an exercise cell holds the learner's code and one line
+that calls its check; the tests collect the lines with ``say=lines.append``. The oracles are the
+package's own functions (``gannotes.viz.to_uint8``, ``gannotes.losses``,
+``gannotes.tricks.smooth_targets``, ``gannotes.metrics.frechet_distance``), closed forms
+(D*(1/2) = sigmoid(1), V = -log 4) and the papers' equations written out (the projection
+discriminator's score).
 
 Notebooks: 00 ``check_to_bytes``; 01 ``check_d_star``, ``check_g_loss``,
 ``check_equilibrium_value``; 02 ``check_smooth_targets``; 03 ``check_ac_class_loss``,
@@ -32,8 +33,8 @@ two feature sets, which ``check_fid`` also accepts; for ``game``, a scripted pla
 ``check_game`` plays through a ``deck``) or, for the number exercises ``d_star`` and
 ``equilibrium_value``, the number. ``solution(name, show=False)`` returns it without printing.
 The names are the checkers' without ``check_``. The solutions are written as a learner would,
-not with the package's implementations, and each notebook records that its checker accepts its
-solution (``results["solution_..._ok"]``), as tests/test_exercises.py does for all of them.
+not with the package's implementations; tests/test_exercises.py checks that every checker accepts
+its solution and the package's answer, and says "not attempted" to the notebook's stub.
 """
 
 from __future__ import annotations

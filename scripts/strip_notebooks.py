@@ -4,6 +4,8 @@
 For every code cell: clear ``outputs`` and ``execution_count`` and drop
 ``metadata.execution`` (timings) and ``metadata.papermill``. Also drops the
 notebook-level ``metadata.papermill`` and ``metadata.widgets`` (widget state).
+Everything else a cell's metadata says is kept: its ``tags`` (``parameters``, ``setup``) and
+``jupyter.source_hidden`` (the set-up and parameters cells open collapsed in JupyterLab).
 Files are rewritten atomically, and only when their content changes
 (formatting alone never makes a notebook dirty).
 
