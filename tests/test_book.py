@@ -218,6 +218,17 @@ def test_the_course_map_keeps_whole_sentences():
     assert book.time_line("# T\n\nNo time given.") == ""
 
 
+def test_notebook_00s_map_shows_whole_sentences_too():
+    """Notebook 00 prints its course map from each notebook's "Time:" line alone (it cannot
+    import this script on Colab): so that line must hold whole sentences, what the book's
+    map shows."""
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        source = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        line = next(x for x in source.splitlines() if "Time:" in x)
+        line = " ".join(line.replace("**Time:**", "").split())
+        assert book.time_line(source) == line, f"{path.name}: its Time line ends mid-sentence"
+
+
 def test_formulas_render_from_the_books_own_mathjax(tmp_path):
     src, ran, out = tmp_path / "nb", tmp_path / "ran", tmp_path / "book"
     nb = _nb("A", [])
