@@ -535,9 +535,13 @@ def _check_02(r: dict) -> None:
     mon = r["monitoring"]
     fid = mon["fid"]
     assert len(fid) == len(mon["fid_steps"]) >= 2 and all(math.isfinite(f) for f in fid)
-    assert fid[-1] < 0.8 * fid[0]  # measured 1070 -> 470 (500 samples, 150 steps)
-    # the text says G's loss rises meanwhile: measured 1.24 -> 2.26
-    assert mon["loss_g_first_last"][1] > mon["loss_g_first_last"][0]
+    # the text: "FID falls to less than half while neither loss moves by more than a quarter
+    # (G's falls by about a seventh, D's stays level)"; measured FID 1070 -> 431 (500 samples,
+    # 150 steps), G's loss 2.29 -> 1.97, D's 0.94 -> 0.96
+    assert fid[-1] < 0.5 * fid[0]
+    (g0, g1), (d0, d1) = mon["loss_g_first_last"], mon["loss_d_first_last"]
+    assert abs(g1 / g0 - 1) < 0.25 and abs(d1 / d0 - 1) < 0.25
+    assert 0.05 < 1 - g1 / g0 < 0.25 and abs(d1 / d0 - 1) < 0.1  # "a seventh", "level"
     assert all(math.isfinite(v) for v in mon["loss_d_first_last"] + mon["loss_g_first_last"])
     assert mon["grad_norm_d_last"] > 0 and mon["grad_norm_g_last"] > 0
     # 4. Every trick was run on the grid; the plain recipe loses modes on this budget.
