@@ -41,8 +41,12 @@ def test_the_recorded_current_recipe_is_the_courses_default():
     for knob in ("batch_size", "lr_g", "lr_d", "ema", "lr_decay"):
         assert getattr(cfg, knob) == recorded[knob], knob
     assert list(cfg.betas) == recorded["betas"]
+    # "previous" is what `train dcgan --lr-g 5e-4 --lr-d 5e-4 --betas 0.5 0.999` trains
+    spec = json.loads(RESULT.read_text())["recipes"]["previous"]["spec"]
     previous = default_config("dcgan", "fashion-mnist", lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.999))
-    assert json.loads(RESULT.read_text())["recipes"]["previous"]["spec"]["lr_g"] == previous.lr_g
+    for knob in ("batch_size", "lr_g", "lr_d", "ema", "lr_decay"):
+        assert getattr(previous, knob) == spec.get(knob, getattr(previous, knob)), knob
+    assert list(previous.betas) == spec["betas"] and (spec["lr_g"], spec["lr_d"]) == (5e-4, 5e-4)
 
 
 def test_every_run_covers_every_class_and_the_new_recipe_wins_every_seed():
